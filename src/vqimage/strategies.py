@@ -1,0 +1,299 @@
+"""Fitting strategies: from a weighted histogram to bin edges.
+
+Every strategy takes the sorted distinct values ``x`` (float64), their positive weights ``w`` and
+the requested number of levels, and returns ``n + 1`` non-decreasing edges (``n`` may be smaller
+than requested). Bin ``i`` holds the values ``edges[i] <= v < edges[i + 1]`` (the last bin is
+closed), which is scikit-learn's ``np.searchsorted(edges[1:-1], v, side="right")``.
+
+- ``uniform``: equal-width bins on ``[min, max]`` (scikit-learn's ``strategy="uniform"``).
+- ``quantile``: equal-count bins, numpy's ``averaged_inverted_cdf`` percentiles, zero-width bins
+  removed (scikit-learn's ``strategy="quantile"`` with ``subsample=None``).
+- ``kmeans``: 1-D Lloyd started from the uniform bins' midpoints with scikit-learn's stopping rule
+  (scikit-learn's ``strategy="kmeans"`` with ``subsample=None``).
+- ``optimal``: the globally minimum squared-error partition into contiguous bins (exact 1-D
+  k-means, the criterion of Ckmeans.1d.dp, Fisher–Jenks and multi-Otsu) by dynamic programming.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+__all__ = ["STRATEGIES", "centroids", "kmeans", "optimal", "quantile", "uniform"]
+
+# scikit-learn's threshold for dropping zero-width quantile and kmeans bins.
+_MIN_WIDTH = 1e-8
+
+
+def uniform(x: np.ndarray, w: np.ndarray, n_levels: int) -> np.ndarray:
+    """Equal-width edges on ``[x.min(), x.max()]``; empty bins are kept.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> uniform(np.array([0.0, 10.0]), np.ones(2), 4).tolist()
+    [0.0, 2.5, 5.0, 7.5, 10.0]
+    """
+    if x[0] == x[-1]:
+        return np.array([x[0], x[0]])
+    return np.linspace(x[0], x[-1], n_levels + 1)
+
+
+def quantile(x: np.ndarray, w: np.ndarray, n_levels: int) -> np.ndarray:
+    """Equal-count edges: ``np.percentile(data, linspace(0, 100, n + 1),
+    method="averaged_inverted_cdf")`` evaluated on the histogram, zero-width bins removed.
+
+    With integer weights (pixel counts) the result equals numpy's on the expanded data bit for
+    bit, because the same virtual indices and interpolation are computed; fractional weights
+    use the weighted inverted CDF, averaging where a quantile falls exactly between two values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> data = np.array([1, 2, 2, 3, 7, 9, 9, 9], dtype=float)
+    >>> x, c = np.unique(data, return_counts=True)
+    >>> quantile(x, c.astype(float), 4).tolist()
+    [1.0, 2.0, 5.0, 9.0]
+    """
+    if x[0] == x[-1]:
+        return np.array([x[0], x[0]])
+    q = np.true_divide(np.linspace(0, 100, n_levels + 1), 100)
+    total = w.sum()
+    integral = bool(np.all(w == np.round(w)))
+    if integral:
+        n = int(round(total))
+        virtual = n * q - 1
+        prev_idx = np.floor(virtual)
+        next_idx = prev_idx + 1
+        above = virtual >= n - 1
+        prev_idx[above] = -1
+        next_idx[above] = -1
+        below = virtual < 0
+        prev_idx[below] = 0
+        next_idx[below] = 0
+        prev_i = prev_idx.astype(np.intp)
+        next_i = next_idx.astype(np.intp)
+        gamma = np.where((virtual - prev_idx) == 0, 0.5, 1.0)
+        cum = np.cumsum(w).astype(np.int64)
+        # Rank r (0-based; -1 is the last) of the expanded sorted data -> its value.
+        a = x[np.searchsorted(cum, np.where(prev_i < 0, n + prev_i, prev_i), side="right")]
+        b = x[np.searchsorted(cum, np.where(next_i < 0, n + next_i, next_i), side="right")]
+    else:
+        cum = np.cumsum(w)
+        target = q * total
+        lo_i = np.minimum(np.searchsorted(cum, target, side="left"), x.size - 1)
+        a = x[lo_i]
+        exact = np.isclose(cum[lo_i], target, rtol=1e-12, atol=0) & (lo_i < x.size - 1)
+        b = np.where(exact, x[np.minimum(lo_i + 1, x.size - 1)], a)
+        gamma = np.where(exact, 0.5, 1.0)
+    diff = b - a
+    edges = a + diff * gamma
+    hi = gamma >= 0.5
+    edges[hi] = (b - diff * (1 - gamma))[hi]
+    edges[0], edges[-1] = x[0], x[-1]
+    return _drop_narrow(edges.astype(np.float64))
+
+
+def kmeans(
+    x: np.ndarray,
+    w: np.ndarray,
+    n_levels: int,
+    *,
+    tol: float = 1e-4,
+    max_iter: int = 300,
+    variance_weights: np.ndarray | None = None,
+) -> np.ndarray:
+    """Lloyd's algorithm from the uniform bins' midpoints, as scikit-learn's ``KMeans`` runs it.
+
+    The stopping rule is scikit-learn's: stop when no label changes or when the squared centre
+    shift summed over clusters is at most ``tol`` times the data's variance. Edges are the
+    midpoints of the sorted centres, framed by the data's range; zero-width bins are removed.
+
+    ``variance_weights`` are the per-value counts used for the tolerance (scikit-learn uses the
+    unweighted variance even when fitting with sample weights); they default to ``w``.
+
+    Each iteration is O(m) on the ``m`` distinct values (a ``searchsorted`` against the midpoints
+    between sorted centres and two weighted ``bincount``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([0.0, 1.0, 2.0, 10.0, 11.0, 12.0])
+    >>> kmeans(x, np.ones(6), 2).tolist()
+    [0.0, 6.5, 12.0]
+    """
+    if x[0] == x[-1]:
+        return np.array([x[0], x[0]])
+    vw = w if variance_weights is None else variance_weights
+    mean = np.dot(vw, x) / vw.sum()
+    tol_abs = float(np.dot(vw, (x - mean) ** 2) / vw.sum()) * tol
+    ue = np.linspace(x[0], x[-1], n_levels + 1)
+    centers = (ue[1:] + ue[:-1]) * 0.5
+    labels_old = None
+    for _ in range(max_iter):
+        labels = _assign(x, centers)
+        new = _update(x, w, labels, centers)
+        shift = float(((new - centers) ** 2).sum())
+        centers = new
+        if labels_old is not None and np.array_equal(labels, labels_old):
+            break
+        if shift <= tol_abs:
+            break
+        labels_old = labels
+    centers = np.sort(centers)
+    edges = np.r_[x[0], (centers[1:] + centers[:-1]) * 0.5, x[-1]]
+    return _drop_narrow(edges)
+
+
+def _assign(x: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Nearest centre of every value, ties to the lower index (scikit-learn's E-step)."""
+    order = np.argsort(centers, kind="stable")
+    sc = centers[order]
+    mids = (sc[1:] + sc[:-1]) * 0.5
+    return order[np.searchsorted(mids, x, side="left")]
+
+
+def _update(x: np.ndarray, w: np.ndarray, labels: np.ndarray, centers: np.ndarray) -> np.ndarray:
+    """Weighted means (scikit-learn's M-step), relocating empty clusters to the farthest values."""
+    k = centers.size
+    wsum = np.bincount(labels, weights=w, minlength=k)
+    xsum = np.bincount(labels, weights=w * x, minlength=k)
+    empty = np.flatnonzero(wsum == 0)
+    if empty.size:
+        dist = (x - centers[labels]) ** 2
+        # scikit-learn moves one farthest *sample* per empty cluster; on a histogram a value
+        # with count c supplies up to c samples, farthest first.
+        order = np.argsort(-dist, kind="stable")
+        taken = 0
+        for j in order:
+            while taken < empty.size and wsum[labels[j]] > 0:
+                unit = min(1.0, w[j])
+                new_id, old_id = empty[taken], labels[j]
+                xsum[old_id] -= x[j] * unit
+                wsum[old_id] -= unit
+                xsum[new_id] = x[j] * unit
+                wsum[new_id] = unit
+                taken += 1
+                if unit >= w[j]:
+                    break
+            if taken == empty.size:
+                break
+    out = centers.copy()
+    ok = wsum > 0
+    out[ok] = xsum[ok] / wsum[ok]
+    return out
+
+
+def optimal(x: np.ndarray, w: np.ndarray, n_levels: int) -> np.ndarray:
+    """Globally minimum squared-error edges (exact 1-D k-means on the weighted values).
+
+    Decision thresholds are the midpoints between adjacent cluster means, kept inside the gap
+    between the clusters so that every training value is encoded into its optimal cluster.
+
+    Notes
+    -----
+    Dynamic programming over the ``m`` distinct values with O(1) cluster costs from prefix sums.
+    Small problems (``k * m**2 <= 2e7``) use a vectorized O(k m^2) table in numpy; larger ones a
+    compiled (numba, loaded on first use) divide-and-conquer recurrence in O(k m log m) time and
+    O(k m) memory, valid because the squared-error cost is Monge so optimal split points are
+    monotone.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([0.0, 1.0, 5.0, 6.0, 20.0])
+    >>> optimal(x, np.ones(5), 3).tolist()
+    [0.0, 3.0, 13.25, 20.0]
+    """
+    m = x.size
+    k = min(n_levels, m)
+    if k <= 1:
+        return np.array([x[0], x[-1]])
+    starts = optimal_partition(x, w, k)
+    return _edges_from_partition(x, w, starts)
+
+
+def optimal_partition(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
+    """Start index of each of the ``k`` clusters of the optimal partition of sorted ``x``."""
+    m = x.size
+    # Centring keeps the prefix sums of squares small, so cost differences keep their precision.
+    shift = np.dot(w, x) / w.sum()
+    xc = x - shift
+    p1 = np.r_[0.0, np.cumsum(w * xc)]
+    p2 = np.r_[0.0, np.cumsum(w * xc * xc)]
+    pw = np.r_[0.0, np.cumsum(w)]
+    if k * m * m <= 20_000_000:
+        return _optimal_dense(p1, p2, pw, k)
+    from ._kernels import optimal_dc
+
+    return optimal_dc(p1, p2, pw, k)
+
+
+def _optimal_dense(p1: np.ndarray, p2: np.ndarray, pw: np.ndarray, k: int) -> np.ndarray:
+    m = p1.size - 1
+    with np.errstate(divide="ignore", invalid="ignore"):
+        s = p1[None, :] - p1[:, None]
+        cost = (p2[None, :] - p2[:, None]) - s * s / (pw[None, :] - pw[:, None])
+    np.maximum(cost, 0.0, out=cost)
+    # cost[j, i]: one cluster of values j..i-1; only j < i is a cluster.
+    cost[np.tril_indices(m + 1)] = np.inf
+    best = cost[0].copy()
+    best[0] = 0.0
+    args = np.empty((k, m + 1), dtype=np.intp)
+    for layer in range(1, k):
+        total = best[:, None] + cost
+        args[layer] = np.argmin(total, axis=0)
+        best = total[args[layer], np.arange(m + 1)]
+    starts = np.empty(k, dtype=np.intp)
+    i = m
+    for layer in range(k - 1, 0, -1):
+        i = int(args[layer, i])
+        starts[layer] = i
+    starts[0] = 0
+    return starts
+
+
+def _edges_from_partition(x: np.ndarray, w: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    sums = np.add.reduceat(w * x, starts)
+    weights = np.add.reduceat(w, starts)
+    means = sums / weights
+    mids = (means[1:] + means[:-1]) * 0.5
+    last_of_prev = x[starts[1:] - 1]
+    first_of_next = x[starts[1:]]
+    inner = np.minimum(np.maximum(mids, np.nextafter(last_of_prev, np.inf)), first_of_next)
+    return np.r_[x[0], inner, x[-1]]
+
+
+def centroids(x: np.ndarray, w: np.ndarray, edges: np.ndarray) -> np.ndarray:
+    """Weighted mean of the values in each bin (the bin's midpoint where the bin is empty).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> centroids(np.array([1.0, 2.0, 9.0]), np.array([1.0, 3.0, 1.0]),
+    ...           np.array([0.0, 5.0, 10.0])).tolist()
+    [1.75, 9.0]
+    """
+    n = edges.size - 1
+    bins = np.searchsorted(edges[1:-1], x, side="right")
+    wsum = np.bincount(bins, weights=w, minlength=n)
+    xsum = np.bincount(bins, weights=w * x, minlength=n)
+    out = (edges[1:] + edges[:-1]) * 0.5
+    ok = wsum > 0
+    out[ok] = xsum[ok] / wsum[ok]
+    # Rounding can push a mean a hair outside its bin; keep levels inside their bins.
+    return np.clip(out, edges[:-1], edges[1:])
+
+
+def _drop_narrow(edges: np.ndarray) -> np.ndarray:
+    mask = np.ediff1d(edges, to_begin=np.inf) > _MIN_WIDTH
+    return edges[mask]
+
+
+STRATEGIES: dict[str, Callable[[np.ndarray, np.ndarray, int], np.ndarray]] = {
+    "uniform": uniform,
+    "quantile": quantile,
+    "kmeans": kmeans,
+    "optimal": optimal,
+}
