@@ -31,10 +31,11 @@ def _optimal_dc(p1, p2, pw, k):  # pragma: no cover - compiled
         for i in range(m + 1):
             cur[i] = np.inf
         # Layer `layer` (0-based) puts layer+1 clusters on values [0, i): i >= layer + 1 and the
-        # last cluster starts at j in [layer, i - 1].
+        # last cluster starts at j in [layer, i - 1]. Later layers each need one value more, so
+        # i <= m - (k - 1 - layer); the last layer is needed at i = m only.
         top = 0
-        stack[0, 0] = layer + 1
-        stack[0, 1] = m
+        stack[0, 0] = layer + 1 if layer < k - 1 else m
+        stack[0, 1] = m - (k - 1 - layer)
         stack[0, 2] = layer
         stack[0, 3] = m - 1
         top = 1
@@ -81,3 +82,4 @@ def _optimal_dc(p1, p2, pw, k):  # pragma: no cover - compiled
 def optimal_dc(p1: np.ndarray, p2: np.ndarray, pw: np.ndarray, k: int) -> np.ndarray:
     """Start indices of the optimal ``k`` clusters given prefix sums (see strategies.optimal)."""
     return _optimal_dc(p1, p2, pw, k).astype(np.intp)
+

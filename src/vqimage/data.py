@@ -60,6 +60,6 @@ def default_image(*, fetch: bool = False) -> tuple[str, np.ndarray]:
     if os.environ.get("VQIMAGE_NO_FACE") != "1":
         try:
             return "raccoon face (scipy.datasets.face, gray)", face(gray=True, fetch=fetch)
-        except Exception:  # noqa: BLE001 - any failure falls back to the bundled image
+        except Exception:
             pass
     return "camera (scikit-image, bundled)", sample("camera")

@@ -6,6 +6,7 @@ The CLI prints it; the report and figures reuse it. No numerics live in the CLI.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -21,6 +22,8 @@ class StrategyResult:
     quantizer: Quantizer
     mse: float
     psnr: float
+    vqi_bytes: int | None = None
+    codec: str | None = None
 
 
 @dataclass
@@ -29,10 +32,17 @@ class Walkthrough:
     image: np.ndarray
     n_levels: int
     results: list[StrategyResult] = field(default_factory=list)
+    sizes: list[tuple[str, int | None]] = field(default_factory=list)
+    sizes_strategy: str = "kmeans"
 
 
-def walkthrough(image: np.ndarray, name: str, n_levels: int = 8) -> Walkthrough:
+def walkthrough(
+    image: np.ndarray, name: str, n_levels: int = 8, *, sizes: bool = True
+) -> Walkthrough:
     """Fit every strategy to ``image`` and measure the reconstruction (centroid codebook).
+
+    With ``sizes`` (default) every strategy's ``.vqi`` size is measured and ``sizes`` holds
+    :func:`memory_sizes` of the seed's strategy (``kmeans``).
 
     Examples
     --------
@@ -47,9 +57,92 @@ def walkthrough(image: np.ndarray, name: str, n_levels: int = 8) -> Walkthrough:
         q = fit(image, n_levels, strategy=s)
         rec = q.quantize(image)
         kw = {} if image.dtype.kind in "ui" else {"data_range": float(np.ptp(image)) or 1.0}
-        out.results.append(StrategyResult(s, q, metrics.mse(rec, image),
-                                          metrics.psnr(rec, image, **kw)))
+        res = StrategyResult(s, q, metrics.mse(rec, image), metrics.psnr(rec, image, **kw))
+        if sizes:
+            from .compressed import compress
+
+            ci = compress(image, quantizer=q)
+            res.vqi_bytes, res.codec = len(ci.tobytes()), str(ci.codec)
+        out.results.append(res)
+    if sizes:
+        seed = next(r for r in out.results if r.strategy == out.sizes_strategy)
+        out.sizes = memory_sizes(image, seed.quantizer, vqi_bytes=seed.vqi_bytes,
+                                 codec=seed.codec)
     return out
+
+
+def memory_sizes(
+    image: np.ndarray,
+    quantizer: Any,
+    *,
+    vqi_bytes: int | None = None,
+    codec: str | None = None,
+) -> list[tuple[str, int | None]]:
+    """Bytes of every way to hold ``image`` quantized by ``quantizer``: the seed's question.
+
+    Rows: the image as loaded; the codes as float64 (what scikit-learn's ``KBinsDiscretizer``
+    returns); the codes in the smallest integer dtype; the codes packed into
+    ``quantizer.bits`` bits each; the ``.vqi`` file (:func:`vqimage.compress`, measured unless
+    ``vqi_bytes`` is given); a PNG of the quantized image (8-bit palette PNG of the codes,
+    Pillow ``optimize=True``; ``None`` above 256 levels or for colour); a PNG of the original
+    (Pillow, lossless; ``None`` when PNG cannot hold the image).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import vqimage
+    >>> img = np.arange(256, dtype=np.uint8).reshape(16, 16).repeat(4, 0)
+    >>> rows = memory_sizes(img, vqimage.fit(img, 8))
+    >>> [(label, b) for label, b in rows[:4]]  # doctest: +NORMALIZE_WHITESPACE
+    [('image as loaded (uint8)', 1024), ('codes as float64 (KBinsDiscretizer)', 8192),
+     ('codes as uint8', 1024), ('codes packed in 3 bits', 384)]
+    """
+    img = np.asarray(image)
+    codes = quantizer.encode(img)
+    n = int(codes.size)
+    bits = int(quantizer.bits)
+    if vqi_bytes is None:
+        from .compressed import compress
+
+        ci = compress(img, quantizer=quantizer)
+        vqi_bytes, codec = len(ci.tobytes()), str(ci.codec)
+    return [
+        (f"image as loaded ({img.dtype})", int(img.nbytes)),
+        ("codes as float64 (KBinsDiscretizer)", n * 8),
+        (f"codes as {codes.dtype}", int(codes.nbytes)),
+        (f"codes packed in {bits} bit{'s' if bits != 1 else ''}", (n * bits + 7) // 8),
+        (f".vqi file{f' (codec {codec})' if codec else ''}", int(vqi_bytes)),
+        ("PNG of the quantized image (palette)", _palette_png_bytes(codes, quantizer)),
+        ("PNG of the original (lossless)", _png_bytes(img)),
+    ]
+
+
+def _palette_png_bytes(codes: np.ndarray, quantizer: Any) -> int | None:
+    if codes.ndim != 2 or quantizer.n_levels > 256:
+        return None
+    import io
+
+    from PIL import Image
+
+    im = Image.frombytes("P", (codes.shape[1], codes.shape[0]),
+                         np.ascontiguousarray(codes, dtype=np.uint8).tobytes())
+    book = np.asarray(quantizer.codebook, dtype=np.float64)
+    lo, hi = float(book.min()), float(book.max())
+    gray = np.zeros(book.shape) if hi == lo else (book - lo) * (255.0 / (hi - lo))
+    im.putpalette(np.repeat(np.rint(gray).astype(np.uint8), 3).tolist())
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=True)
+    return buf.tell()
+
+
+def _png_bytes(img: np.ndarray) -> int | None:
+    from .errors import FormatError
+    from .io import encode_image
+
+    try:
+        return len(encode_image(img, ".png"))
+    except (FormatError, TypeError):  # PNG cannot hold this dtype or shape
+        return None
 
 
 def _fmt(values: np.ndarray) -> str:
@@ -68,7 +161,27 @@ def format_walkthrough(w: Walkthrough) -> str:
         "reconstruction in the image's dtype):",
     ]
     for r in w.results:
-        lines.append(f"  {r.strategy:<9} MSE {r.mse:8.2f}   PSNR {r.psnr:6.2f} dB")
+        size = "" if r.vqi_bytes is None else (
+            f"   .vqi {r.vqi_bytes:>9,} bytes ({8 * r.vqi_bytes / _pixels(img):.2f} bits/pixel)")
+        lines.append(f"  {r.strategy:<9} MSE {r.mse:8.2f}   PSNR {r.psnr:6.2f} dB{size}")
         lines.append(f"            centers  {_fmt(r.quantizer.centers)}")
         lines.append(f"            codebook {_fmt(r.quantizer.codebook)}")
+    if w.sizes:
+        raw = img.nbytes
+        lines += ["", f"Memory of the {w.n_levels}-level image ({w.sizes_strategy}), "
+                  f"{_pixels(img):,} pixels:"]
+        width = max(len(label) for label, _ in w.sizes)
+        lines.append(f"  {'':<{width}} {'bytes':>11} {'bits/pixel':>11} {'x image':>8}")
+        for label, b in w.sizes:
+            if b is None:
+                lines.append(f"  {label:<{width}} {'-':>11} {'-':>11} {'-':>8}")
+            else:
+                lines.append(f"  {label:<{width}} {b:>11,} {8 * b / _pixels(img):>11.3f} "
+                             f"{b / raw:>8.3f}")
     return "\n".join(lines)
+
+
+def _pixels(img: np.ndarray) -> int:
+    if img.ndim == 3 and img.shape[-1] <= 4:
+        return int(img.shape[0] * img.shape[1])
+    return int(img.size)

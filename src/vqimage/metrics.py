@@ -1,4 +1,9 @@
-"""Quality metrics, computed in float64 so that no integer dtype overflows."""
+"""Quality metrics, computed in float64 so that no integer dtype overflows.
+
+``mse`` and ``psnr`` measure the error of a reconstruction, ``ssim`` its structural similarity
+(scikit-image's), and ``entropy`` the information in a code array (the bits per code an ideal
+entropy coder needs).
+"""
 
 from __future__ import annotations
 
@@ -6,7 +11,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["mse", "psnr"]
+__all__ = ["entropy", "mse", "psnr", "ssim"]
 
 
 def _pair(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -77,3 +82,207 @@ def psnr(image: Any, reference: Any, *, data_range: float | None = None) -> floa
     if err == 0:
         return float("inf")
     return float(10.0 * np.log10(float(data_range) ** 2 / err))
+
+
+def _ssim_range(x: np.ndarray, y: np.ndarray, data_range: float | None) -> float:
+    if data_range is None:
+        # Like psnr: the integer dtype's full range; floats must say what their range is.
+        data_range = _default_range(np.result_type(x.dtype, y.dtype) if x.dtype.kind == y.dtype.kind
+                                    else x.dtype)
+    if not (np.isfinite(data_range) and data_range > 0):
+        raise ValueError(f"data_range must be a positive number, got {data_range!r}")
+    return float(data_range)
+
+
+def _ssim_window(shape: tuple[int, ...]) -> int:
+    smallest = min(shape)
+    if smallest < 3:
+        raise ValueError(f"ssim needs at least 3 samples along every axis, got shape {shape}")
+    # scikit-image's default 7-sample window, shrunk (kept odd) for images smaller than it.
+    return min(7, smallest if smallest % 2 else smallest - 1)
+
+
+def _spatial_shape(shape: tuple[int, ...], channel_axis: int | None) -> tuple[int, ...]:
+    if channel_axis is None:
+        return shape
+    if not -len(shape) <= channel_axis < len(shape):
+        raise ValueError(f"channel_axis {channel_axis} is out of range for {len(shape)}-D images")
+    axis = channel_axis % len(shape)
+    return shape[:axis] + shape[axis + 1 :]
+
+
+def ssim(
+    image: Any,
+    reference: Any,
+    *,
+    data_range: float | None = None,
+    channel_axis: int | None = None,
+) -> float:
+    """Mean structural similarity index (scikit-image's ``structural_similarity``).
+
+    Parameters
+    ----------
+    image, reference : array_like
+        Arrays of the same shape (any number of dimensions, each at least 3 long).
+    data_range : float, optional
+        Peak-to-peak range of the signal. Defaults to the integer dtype's full range (255 for
+        uint8), as :func:`psnr` does; required for floating-point data.
+    channel_axis : int, optional
+        Axis holding colour channels (e.g. ``-1`` for ``(H, W, 3)``); the index is then the
+        mean over channels. By default every axis is spatial.
+
+    Returns
+    -------
+    float
+        1.0 for identical images, lower for less similar ones.
+
+    Notes
+    -----
+    Both arrays are converted to float64 first, so no integer dtype overflows and the result
+    does not depend on the input dtype. The window is scikit-image's default (7 samples,
+    uniform, sample covariance), shrunk to the largest odd size that fits smaller images.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a = np.tile(np.arange(0, 256, 16, dtype=np.uint8), (16, 1))
+    >>> ssim(a, a)
+    1.0
+    >>> round(ssim(a // 32 * 32, a), 3)
+    0.967
+    """
+    from skimage.metrics import structural_similarity
+
+    x, y = _pair(image, reference)
+    win = _ssim_window(_spatial_shape(x.shape, channel_axis))
+    r = _ssim_range(x, y, data_range)
+    return float(
+        structural_similarity(
+            x.astype(np.float64), y.astype(np.float64), data_range=r,
+            channel_axis=channel_axis, win_size=win,
+        )
+    )
+
+
+class _SSIMReference:
+    """SSIM against one fixed reference, its local statistics computed once.
+
+    ``_SSIMReference(ref, data_range=r)(img)`` equals ``ssim(img, ref, data_range=r)`` bit for
+    bit (same operations in the same order as scikit-image) while filtering three arrays per
+    call instead of five: what a rate-distortion sweep over many reconstructions needs.
+    """
+
+    def __init__(
+        self, reference: Any, *, data_range: float | None = None, channel_axis: int | None = None
+    ) -> None:
+        y = np.asarray(reference)
+        _pair(y, y)
+        self.shape = y.shape
+        self.channel_axis = None if channel_axis is None else channel_axis % y.ndim
+        self.win = _ssim_window(_spatial_shape(y.shape, channel_axis))
+        self.data_range = _ssim_range(y, y, data_range)
+        self.dtype = y.dtype
+        from scipy.ndimage import uniform_filter
+
+        self._filter = uniform_filter
+        self._stats = [self._ref_stats(ch) for ch in self._channels(y)]
+
+    def _channels(self, a: np.ndarray) -> list[np.ndarray]:
+        if self.channel_axis is None:
+            return [a]
+        return [np.take(a, i, axis=self.channel_axis) for i in range(a.shape[self.channel_axis])]
+
+    def _ref_stats(self, ch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        y = ch.astype(np.float64)
+        return y, self._filter(y, size=self.win), self._filter(y * y, size=self.win)
+
+    def __call__(self, image: Any) -> float:
+        x = np.asarray(image)
+        if x.shape != self.shape:
+            raise ValueError(f"images have different shapes: {x.shape} and {self.shape}")
+        values = [self._one(ch, *st) for ch, st in zip(self._channels(x), self._stats, strict=True)]
+        return float(np.mean(values)) if len(values) > 1 else float(values[0])
+
+    def _one(self, ch: np.ndarray, y: np.ndarray, uy: np.ndarray, uyy: np.ndarray) -> float:
+        f, win = self._filter, self.win
+        x = ch.astype(np.float64)
+        ux = f(x, size=win)
+        uxx = f(x * x, size=win)
+        uxy = f(x * y, size=win)
+        npix = win**x.ndim
+        cov_norm = npix / (npix - 1)
+        vx = cov_norm * (uxx - ux * ux)
+        vy = cov_norm * (uyy - uy * uy)
+        vxy = cov_norm * (uxy - ux * uy)
+        c1 = (0.01 * self.data_range) ** 2
+        c2 = (0.03 * self.data_range) ** 2
+        a1, a2 = 2 * ux * uy + c1, 2 * vxy + c2
+        b1, b2 = ux**2 + uy**2 + c1, vx + vy + c2
+        s = (a1 * a2) / (b1 * b2)
+        pad = (win - 1) // 2
+        inner = s[tuple(slice(pad, n - pad) for n in s.shape)]
+        return float(inner.mean(dtype=np.float64))
+
+
+def entropy(codes: Any, n_levels: int | None = None) -> float:
+    """Shannon entropy of the values in ``codes``, in bits per code.
+
+    The lower bound, in the mean, on the bits per code of any coder that codes each value
+    independently (a packed file spends ``ceil(log2(n_levels))``).
+
+    Parameters
+    ----------
+    codes : array_like
+        Codes (or any values) of any shape and real or boolean dtype; the empirical
+        distribution of their distinct values is measured.
+    n_levels : int, optional
+        When given, codes must be integers in ``[0, n_levels)``; ``ValueError`` otherwise.
+
+    Returns
+    -------
+    float
+        ``-sum(p log2 p)`` over the distinct values; 0.0 for a constant array.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> entropy(np.array([0, 1, 2, 3], dtype=np.uint8))
+    2.0
+    >>> entropy(np.array([0, 0, 0, 1]), n_levels=2)
+    0.8112781244591328
+    """
+    c = np.asarray(codes)
+    if c.dtype == np.bool_:
+        c = c.view(np.uint8)
+    if c.dtype.kind not in "uif":
+        raise TypeError(f"codes have dtype {c.dtype}, expected integers")
+    if c.size == 0:
+        raise ValueError("codes are empty")
+    if c.dtype.kind == "f" and not np.isfinite(c).all():
+        raise ValueError("codes contain NaN or infinity")
+    flat = c.reshape(-1)
+    lo, hi = flat.min(), flat.max()
+    if n_levels is not None:
+        from ._validation import check_n_levels
+
+        n = check_n_levels(n_levels, maximum=1 << 32)
+        if c.dtype.kind == "f" and not np.array_equal(flat, np.floor(flat)):
+            raise ValueError("codes must be integers")
+        if lo < 0 or hi >= n:
+            raise ValueError(f"codes must be in [0, {n - 1}], got values in [{lo}, {hi}]")
+    counts = _value_counts(flat, lo, hi)
+    p = counts[counts > 0] / float(flat.size)
+    # max(0, .) turns the -0.0 of a constant array into 0.0.
+    return max(0.0, float(-np.dot(p, np.log2(p))))
+
+
+def _value_counts(flat: np.ndarray, lo: Any, hi: Any) -> np.ndarray:
+    if flat.dtype.kind in "ui":
+        # Python ints: hi - lo of an int64/uint64 array can exceed the dtype's range.
+        span = int(hi) - int(lo)
+        if span < max(1 << 16, 4 * flat.size):
+            # Subtract in a dtype that holds the span: uint64 as is (flat >= lo), others in
+            # int64 (int8 values minus -128 would wrap in int8).
+            shifted = flat - lo if flat.dtype == np.uint64 else flat.astype(np.int64) - int(lo)
+            return np.bincount(shifted.astype(np.intp), minlength=span + 1).astype(np.float64)
+    return np.unique(flat, return_counts=True)[1].astype(np.float64)

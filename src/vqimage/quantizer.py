@@ -28,6 +28,11 @@ def _lut_key(dt: np.dtype) -> str:
     return f"{dt.kind}{dt.itemsize}"
 
 
+def _is_dask(x: Any) -> bool:
+    # Dask arrays go to vqimage.dask (lazy, chunk-wise); checked without importing dask.
+    return type(x).__module__.split(".", 1)[0] == "dask"
+
+
 class Quantizer:
     """A fitted scalar quantizer with ``n_levels`` bins.
 
@@ -214,7 +219,12 @@ class Quantizer:
         -----
         8- and 16-bit integers go through a lookup table (one ``np.take``); other dtypes
         through ``np.searchsorted`` on the ``n_levels - 1`` inner edges, O(n log k).
+        A dask array gives a lazy dask array of codes (:func:`vqimage.dask.encode`).
         """
+        if _is_dask(x):
+            from .dask import encode
+
+            return encode(self, x)
         arr = check_data(x, "x")
         if _lut_key(arr.dtype) in _LUT_KINDS:
             lut = self._encode_lut(arr.dtype)
@@ -236,6 +246,10 @@ class Quantizer:
         >>> q.decode(np.array([1, 0, 0], dtype=np.uint8))
         array([15,  5,  5], dtype=uint8)
         """
+        if _is_dask(codes):
+            from .dask import decode
+
+            return decode(self, codes)
         c = np.asarray(codes)
         if c.dtype.kind not in "ui" or c.dtype == np.bool_:
             raise TypeError(f"codes must have an integer dtype, got {c.dtype}")
@@ -257,6 +271,10 @@ class Quantizer:
 
         8- and 16-bit integer input of the fitted dtype takes a single table lookup.
         """
+        if _is_dask(x):
+            from .dask import quantize
+
+            return quantize(self, x)
         arr = check_data(x, "x")
         if arr.dtype == self.dtype and _lut_key(arr.dtype) in _LUT_KINDS:
             key = "quant"
@@ -342,7 +360,10 @@ def fit_histogram(
     x, w = hist.values, hist.counts
     if x.size == 0:
         raise ValueError("the histogram is empty")
-    edges = _strategies.STRATEGIES[strategy](x, w, n)
+    if strategy in ("uniform", "quantile"):
+        edges = _strategies.STRATEGIES[strategy](x, w, n, dtype=hist.dtype)
+    else:
+        edges = _strategies.STRATEGIES[strategy](x, w, n)
     got = edges.size - 1
     if got < n:
         why = (
@@ -400,6 +421,9 @@ def fit(
     integers, O(n log n) for floats; every strategy then works on the ``m`` distinct values
     (``optimal``: O(k m^2) or O(k m log m), see :func:`vqimage.strategies.optimal`).
 
+    A dask array is fitted chunk by chunk from merged histograms (:func:`vqimage.dask.fit`):
+    integer data gives this quantizer bit for bit, floats one within a stated bound.
+
     Examples
     --------
     >>> import numpy as np
@@ -412,6 +436,11 @@ def fit(
     >>> q.encode(img).dtype
     dtype('uint8')
     """
+    if _is_dask(data):
+        from .dask import fit as dask_fit
+
+        return dask_fit(data, n_levels, strategy=strategy, reconstruction=reconstruction,
+                        sample_weight=sample_weight)
     arr = check_data(data)
     n = check_n_levels(n_levels)
     check_choice(strategy, "strategy", tuple(_strategies.STRATEGIES))

@@ -26,8 +26,12 @@ __all__ = ["STRATEGIES", "centroids", "kmeans", "optimal", "quantile", "uniform"
 _MIN_WIDTH = 1e-8
 
 
-def uniform(x: np.ndarray, w: np.ndarray, n_levels: int) -> np.ndarray:
+def uniform(
+    x: np.ndarray, w: np.ndarray, n_levels: int, *, dtype: np.dtype | None = None
+) -> np.ndarray:
     """Equal-width edges on ``[x.min(), x.max()]``; empty bins are kept.
+
+    For float32 data (``dtype``) the edges are computed in float32, as scikit-learn does.
 
     Examples
     --------
@@ -37,10 +41,15 @@ def uniform(x: np.ndarray, w: np.ndarray, n_levels: int) -> np.ndarray:
     """
     if x[0] == x[-1]:
         return np.array([x[0], x[0]])
+    if dtype is not None and np.dtype(dtype) == np.float32:
+        lo, hi = np.float32(x[0]), np.float32(x[-1])
+        return np.linspace(lo, hi, n_levels + 1).astype(np.float64)
     return np.linspace(x[0], x[-1], n_levels + 1)
 
 
-def quantile(x: np.ndarray, w: np.ndarray, n_levels: int) -> np.ndarray:
+def quantile(
+    x: np.ndarray, w: np.ndarray, n_levels: int, *, dtype: np.dtype | None = None
+) -> np.ndarray:
     """Equal-count edges: ``np.percentile(data, linspace(0, 100, n + 1),
     method="averaged_inverted_cdf")`` evaluated on the histogram, zero-width bins removed.
 
@@ -62,7 +71,7 @@ def quantile(x: np.ndarray, w: np.ndarray, n_levels: int) -> np.ndarray:
     total = w.sum()
     integral = bool(np.all(w == np.round(w)))
     if integral:
-        n = int(round(total))
+        n = round(total)
         virtual = n * q - 1
         prev_idx = np.floor(virtual)
         next_idx = prev_idx + 1
@@ -87,7 +96,11 @@ def quantile(x: np.ndarray, w: np.ndarray, n_levels: int) -> np.ndarray:
         exact = np.isclose(cum[lo_i], target, rtol=1e-12, atol=0) & (lo_i < x.size - 1)
         b = np.where(exact, x[np.minimum(lo_i + 1, x.size - 1)], a)
         gamma = np.where(exact, 0.5, 1.0)
-    diff = b - a
+    if dtype is not None and np.dtype(dtype) == np.float32:
+        # numpy subtracts the two neighbours in the data's own precision.
+        diff = (b.astype(np.float32) - a.astype(np.float32)).astype(np.float64)
+    else:
+        diff = b - a
     edges = a + diff * gamma
     hi = gamma >= 0.5
     edges[hi] = (b - diff * (1 - gamma))[hi]
@@ -232,19 +245,24 @@ def optimal_partition(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
 
 def _optimal_dense(p1: np.ndarray, p2: np.ndarray, pw: np.ndarray, k: int) -> np.ndarray:
     m = p1.size - 1
+    # cost[i, j]: one cluster of the values j..i-1 (rows are cluster ends, so the minimisation
+    # over the start j runs along contiguous memory); only j < i is a cluster.
     with np.errstate(divide="ignore", invalid="ignore"):
-        s = p1[None, :] - p1[:, None]
-        cost = (p2[None, :] - p2[:, None]) - s * s / (pw[None, :] - pw[:, None])
+        s = p1[:, None] - p1[None, :]
+        cost = (p2[:, None] - p2[None, :]) - s * s / (pw[:, None] - pw[None, :])
     np.maximum(cost, 0.0, out=cost)
-    # cost[j, i]: one cluster of values j..i-1; only j < i is a cluster.
-    cost[np.tril_indices(m + 1)] = np.inf
-    best = cost[0].copy()
+    idx = np.arange(m + 1)
+    cost[idx[:, None] <= idx[None, :]] = np.inf
+    best = cost[:, 0].copy()
     best[0] = 0.0
     args = np.empty((k, m + 1), dtype=np.intp)
-    for layer in range(1, k):
-        total = best[:, None] + cost
-        args[layer] = np.argmin(total, axis=0)
-        best = total[args[layer], np.arange(m + 1)]
+    total = np.empty_like(cost)
+    for layer in range(1, k - 1):
+        np.add(cost, best, out=total)
+        args[layer] = np.argmin(total, axis=1)
+        best = total[idx, args[layer]]
+    # The last layer is only needed at i = m.
+    args[k - 1, m] = np.argmin(cost[m] + best)
     starts = np.empty(k, dtype=np.intp)
     i = m
     for layer in range(k - 1, 0, -1):

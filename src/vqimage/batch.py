@@ -1,0 +1,645 @@
+"""Compress many image files: one job per file, run in parallel on any executor.
+
+The work of one file (read, prepare, fit, compress, save) is :func:`compress_file`; it never
+raises but returns a :class:`FileResult` saying what happened, so a batch always finishes every
+file it can. :func:`compress_batch` maps it over a list of :class:`Job` on a local process pool
+sized to the available cores, or on any ``concurrent.futures.Executor`` (for instance a Dask
+cluster's ``distributed.Client(address).get_executor()``). With ``shared=True`` one quantizer is
+fitted on the merged histograms of all images and used for each of them.
+
+Results do not depend on the executor: every job is computed by the same function on the same
+inputs.
+
+Examples
+--------
+>>> import numpy as np, tempfile, pathlib
+>>> from vqimage.io import write_image
+>>> d = pathlib.Path(tempfile.mkdtemp())
+>>> rng = np.random.default_rng(0)
+>>> for i in range(3):
+...     _ = write_image(d / f"img{i}.png", rng.integers(0, 256, (32, 32), dtype=np.uint8))
+>>> jobs = plan_jobs(sorted(d.glob("*.png")), d / "out")
+>>> results = compress_batch(jobs, CompressOptions(n_levels=4), max_workers=1)
+>>> [(r.status, r.n_levels) for r in results]
+[('ok', 4), ('ok', 4), ('ok', 4)]
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import os
+import traceback
+import warnings
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .histogram import Histogram, histogram
+
+__all__ = [
+    "CompressOptions",
+    "FileResult",
+    "Job",
+    "available_cores",
+    "compress_batch",
+    "compress_file",
+    "describe_error",
+    "fit_for_psnr",
+    "fit_quantizer",
+    "plan_jobs",
+    "prepare",
+    "psnr_range",
+    "run_jobs",
+]
+
+MAX_LEVELS = 65536
+
+
+@dataclass(frozen=True)
+class CompressOptions:
+    """How to compress each file of a batch.
+
+    Attributes
+    ----------
+    n_levels : int or None
+        Levels of the quantizer; ``None`` with ``psnr`` set.
+    psnr : float or None
+        Target PSNR in dB: the smallest number of levels reaching it is chosen
+        (:func:`fit_for_psnr`).
+    strategy, reconstruction, codec : str
+        Passed to :func:`vqimage.fit` and :func:`vqimage.compress`.
+    mode : str
+        How images are prepared (:func:`prepare`): ``"gray"`` turns colour into gray.
+    overwrite : bool
+        Replace existing outputs; otherwise a job whose output exists is skipped.
+    quantizer : object or None
+        A fitted quantizer used for every image (``shared`` batches) instead of fitting.
+    notices : tuple of str
+        Notices added to every file's result (those of a shared fit).
+    """
+
+    n_levels: int | None = 8
+    psnr: float | None = None
+    strategy: str = "optimal"
+    reconstruction: str = "centroid"
+    codec: str = "auto"
+    mode: str = "gray"
+    overwrite: bool = False
+    quantizer: Any = None
+    notices: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Job:
+    """One input file and the ``.vqi`` file it is compressed to."""
+
+    src: Path
+    dst: Path
+
+
+@dataclass
+class FileResult:
+    """What happened to one file: ``status`` is ``"ok"``, ``"skipped"`` or ``"failed"``."""
+
+    src: str
+    dst: str
+    status: str
+    message: str = ""
+    shape: tuple[int, ...] | None = None
+    dtype: str | None = None
+    n_levels: int | None = None
+    strategy: str | None = None
+    codec: str | None = None
+    nbytes: int | None = None
+    raw_nbytes: int | None = None
+    psnr: float | None = None
+    notices: list[str] = field(default_factory=list)
+    traceback: str | None = None
+
+    @property
+    def n_pixels(self) -> int | None:
+        """Pixels: ``H * W`` for gray and ``(H, W, C <= 4)`` colour, else all values."""
+        if self.shape is None:
+            return None
+        return pixel_count(self.shape)
+
+    @property
+    def bits_per_pixel(self) -> float | None:
+        if self.nbytes is None or not self.n_pixels:
+            return None
+        return 8.0 * self.nbytes / self.n_pixels
+
+    @property
+    def ratio(self) -> float | None:
+        """Raw size over compressed size (how many times smaller)."""
+        if not self.nbytes or self.raw_nbytes is None:
+            return None
+        return self.raw_nbytes / self.nbytes
+
+
+def pixel_count(shape: Sequence[int]) -> int:
+    """Pixels of an image of ``shape``: trailing channels (up to 4) are not counted.
+
+    >>> pixel_count((768, 1024)), pixel_count((512, 512, 3)), pixel_count((4, 5, 6))
+    (786432, 262144, 120)
+    """
+    if len(shape) == 3 and shape[-1] <= 4:
+        return int(shape[0] * shape[1])
+    return int(math.prod(shape))
+
+
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        return max(1, os.cpu_count() or 1)
+
+
+def describe_error(exc: BaseException, known: str | os.PathLike[str] | None = None) -> str:
+    """One line for an exception: the OS reason with its file, or the library's message.
+
+    ``known`` is a path the caller names anyway; an OS error about it omits the path.
+
+    >>> describe_error(FileNotFoundError(2, "No such file or directory", "a.png"), "a.png")
+    'No such file or directory'
+    """
+    if isinstance(exc, OSError) and exc.strerror:
+        same = known is not None and exc.filename is not None and (
+            str(exc.filename) == str(known))
+        where = f": {exc.filename}" if exc.filename and not same else ""
+        return f"{exc.strerror}{where}"
+    if isinstance(exc, OSError) and str(exc).strip():
+        return str(exc).strip().splitlines()[0]
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    text = str(exc).strip()
+    first = text.splitlines()[0] if text else ""
+    if isinstance(exc, (ValueError, TypeError)) and first:
+        return first
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+# -- preparing and fitting ----------------------------------------------------------------
+
+
+def prepare(image: np.ndarray, mode: str = "gray") -> tuple[np.ndarray, list[str]]:
+    """Turn a decoded image into the array to quantize, with notices for the user.
+
+    ``mode="gray"``: colour ``(H, W, 3|4)`` becomes gray with ITU-R 601 luma
+    (:func:`vqimage.io.to_gray`; alpha dropped), gray passes unchanged. Other modes are
+    added by the colour quantizers.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> img, notes = prepare(np.zeros((2, 2, 3), np.uint8) + [255, 0, 0])
+    >>> img.shape, notes[0].split(":")[0]
+    ((2, 2), 'colour converted to gray with ITU-R 601 luma')
+    """
+    from .io import GRAY_FORMULA, to_gray
+
+    if mode != "gray":
+        raise ValueError(f"mode must be 'gray', got {mode!r}")
+    arr = np.asarray(image)
+    notices: list[str] = []
+    if arr.ndim == 3 and arr.shape[-1] in (2, 3, 4):
+        gray = to_gray(arr)
+        same = arr.shape[-1] in (3, 4) and np.array_equal(gray, arr[..., 0]) and np.array_equal(
+            arr[..., 0], arr[..., 1]) and np.array_equal(arr[..., 0], arr[..., 2])
+        if arr.shape[-1] == 2:
+            notices.append("gray + alpha: alpha dropped")
+        elif not same:
+            formula = GRAY_FORMULA.split(": ", 1)[1].split(" (")[0]
+            notices.append(f"colour converted to gray with ITU-R 601 luma: {formula}")
+        if arr.shape[-1] == 4:
+            notices.append("alpha channel dropped")
+        arr = gray
+    return arr, notices
+
+
+def psnr_range(hist: Histogram) -> float:
+    """The peak used for PSNR: the dtype's range for integers, the data's range for floats."""
+    if hist.dtype.kind in "ui":
+        info = np.iinfo(hist.dtype)
+        return float(info.max) - float(info.min)
+    span = float(hist.values[-1] - hist.values[0])
+    return span if span > 0 else 1.0
+
+
+def _hist_psnr(hist: Histogram, quantizer: Any, data_range: float) -> float:
+    """PSNR of ``quantizer`` on the data of ``hist``, exactly, from the distinct values only."""
+    values = hist.values
+    rec = quantizer.quantize(values.astype(hist.dtype))  # exact: the values came from dtype
+    err = rec.astype(np.float64) - values
+    mse = float(np.dot(hist.counts, err * err) / hist.total)
+    if mse == 0:
+        return math.inf
+    return 10.0 * math.log10(data_range**2 / mse)
+
+
+def fit_for_psnr(
+    hist: Histogram,
+    target: float,
+    *,
+    strategy: str = "optimal",
+    reconstruction: str = "centroid",
+    data_range: float | None = None,
+    max_levels: int = MAX_LEVELS,
+) -> tuple[Any, float, int]:
+    """The quantizer with the fewest levels whose reconstruction reaches ``target`` dB.
+
+    Parameters
+    ----------
+    hist : Histogram
+        Histogram of the data (:func:`vqimage.histogram.histogram`); errors are computed from
+        it exactly, so no image is decoded during the search.
+    target : float
+        PSNR to reach, in dB.
+    data_range : float, optional
+        Peak of the PSNR; by default the dtype's range for integers (255 for uint8) and the
+        data's range for floats (:func:`psnr_range`).
+
+    Returns
+    -------
+    quantizer, psnr, evaluations
+        The fitted quantizer, its PSNR, and how many candidate level counts were fitted.
+
+    Notes
+    -----
+    Binary search over ``n_levels`` in ``[2, min(distinct values, max_levels)]``: about
+    ``log2`` of that many fits. The ``optimal`` strategy's error never grows with more levels,
+    so the answer is the smallest count; for the other strategies the error is nearly but not
+    strictly monotone and the answer reaches the target but may not be the smallest.
+
+    Raises ``ValueError`` when even ``max_levels`` levels fall short.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from vqimage.histogram import histogram
+    >>> img = np.arange(256, dtype=np.uint8).repeat(4)
+    >>> q, db, _ = fit_for_psnr(histogram(img), 40.0)
+    >>> q.n_levels, round(db, 2)
+    (29, 40.01)
+    """
+    from .quantizer import fit_histogram
+
+    if not (isinstance(target, (int, float)) and math.isfinite(target) and target > 0):
+        raise ValueError(f"target PSNR must be a positive number of dB, got {target!r}")
+    peak = psnr_range(hist) if data_range is None else float(data_range)
+    cache: dict[int, tuple[Any, float]] = {}
+
+    def evaluate(k: int) -> tuple[Any, float]:
+        if k not in cache:
+            with warnings.catch_warnings():
+                # Fewer fitted levels than asked is expected while searching.
+                warnings.simplefilter("ignore")
+                q = fit_histogram(hist, k, strategy=strategy, reconstruction=reconstruction)
+            cache[k] = (q, _hist_psnr(hist, q, peak))
+        return cache[k]
+
+    hi = max(2, min(int(max_levels), hist.values.size))
+    q_hi, db_hi = evaluate(hi)
+    if db_hi < target:
+        raise ValueError(
+            f"cannot reach {target:g} dB: {q_hi.n_levels} levels give {db_hi:.2f} dB"
+        )
+    lo = 2
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if evaluate(mid)[1] >= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    q, db = evaluate(hi)
+    return q, db, len(cache)
+
+
+def fit_quantizer(image: np.ndarray, options: CompressOptions) -> tuple[Any, list[str]]:
+    """Fit the quantizer for one prepared image (or return the shared one), with notices."""
+    from .quantizer import fit_histogram
+
+    if options.quantizer is not None:
+        return options.quantizer, []
+    hist = histogram(image)
+    if options.psnr is not None:
+        q, db, _ = fit_for_psnr(
+            hist, options.psnr, strategy=options.strategy, reconstruction=options.reconstruction
+        )
+        return q, [f"--psnr {options.psnr:g}: chose {q.n_levels} levels ({_db(db)})"]
+    q = fit_histogram(
+        hist, options.n_levels or 8, strategy=options.strategy,
+        reconstruction=options.reconstruction,
+    )
+    return q, []
+
+
+def _db(db: float) -> str:
+    return "lossless" if math.isinf(db) else f"PSNR {db:.2f} dB"
+
+
+# -- one file -----------------------------------------------------------------------------
+
+
+def _load_prepared(src: Path, mode: str) -> tuple[np.ndarray, list[str]]:
+    from .io import read_image
+
+    return prepare(read_image(src), mode)
+
+
+def compress_file(job: Job, options: CompressOptions) -> FileResult:
+    """Read, prepare, fit, compress and save one file; never raises.
+
+    A job whose output exists is skipped unless ``options.overwrite``; a job whose output is
+    its input fails. The output is written atomically, so a failure leaves no file.
+    """
+    src, dst = Path(job.src), Path(job.dst)
+    res = FileResult(str(src), str(dst), "failed")
+    try:
+        if _same_file(src, dst):
+            raise ValueError(f"output {dst} is the input file; choose another output")
+        if not options.overwrite and (dst.exists() or dst.is_symlink()):
+            res.status = "skipped"
+            res.message = "output exists (--force replaces it)"
+            return res
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            image, notices = _load_prepared(src, options.mode)
+            res.shape, res.dtype = tuple(int(s) for s in image.shape), image.dtype.name
+            res.raw_nbytes = int(image.nbytes)
+            q, fit_notes = fit_quantizer(image, options)
+            if q.dtype != image.dtype:
+                raise ValueError(
+                    f"the shared quantizer reconstructs {q.dtype}, but the image is {image.dtype}"
+                )
+            import vqimage
+
+            ci = vqimage.compress(image, quantizer=q, codec=options.codec)
+            if not dst.parent.is_dir():
+                dst.parent.mkdir(parents=True, exist_ok=True)
+            ci.save(dst, overwrite=options.overwrite)
+            res.nbytes = dst.stat().st_size
+            res.psnr = _image_psnr(image, q, ci)
+        res.notices = [*options.notices, *notices, *fit_notes, *(str(w.message) for w in caught)]
+        res.n_levels, res.strategy = int(q.n_levels), str(q.strategy)
+        res.codec = str(ci.codec)
+        res.status = "ok"
+    except Exception as exc:
+        res.status = "failed"
+        res.message = describe_error(exc, src)
+        res.traceback = traceback.format_exc()
+    return res
+
+
+def _image_psnr(image: np.ndarray, q: Any, ci: Any) -> float:
+    from . import metrics
+
+    rec = q.quantize(image) if getattr(q, "kind", "scalar") == "scalar" else ci.decompress()
+    kw = {} if image.dtype.kind in "ui" else {"data_range": float(np.ptp(image)) or 1.0}
+    return metrics.psnr(rec, image, **kw)
+
+
+def _same_file(a: Path, b: Path) -> bool:
+    try:
+        if a.exists() and b.exists():
+            return os.path.samefile(a, b)
+    except OSError:
+        pass
+    return a.resolve() == b.resolve()
+
+
+def file_histogram(src: Path, mode: str = "gray") -> Histogram:
+    """The histogram of one prepared image file (the unit of work of a shared fit)."""
+    image, _ = _load_prepared(Path(src), mode)
+    return histogram(image)
+
+
+def _histogram_job(src: Path, mode: str) -> tuple[Histogram | None, str | None, str | None]:
+    try:
+        return file_histogram(src, mode), None, None
+    except Exception as exc:
+        return None, describe_error(exc, src), traceback.format_exc()
+
+
+# -- planning and running -----------------------------------------------------------------
+
+
+def plan_jobs(
+    sources: Sequence[Path], outdir: Path, *, roots: Sequence[Path | None] | None = None
+) -> list[Job]:
+    """One job per source, writing ``outdir / <name>.vqi``.
+
+    ``roots[i]``, when given, is the directory ``sources[i]`` was found under: its relative
+    folder is kept below ``outdir``. Two sources that would share an output name (``a.png``
+    and ``a.tif``) keep their suffix (``a.png.vqi``, ``a.tif.vqi``).
+    """
+    rels: list[Path] = []
+    for i, src in enumerate(sources):
+        root = roots[i] if roots is not None else None
+        rel = src.relative_to(root) if root is not None else Path(src.name)
+        rels.append(rel)
+    stems = [r.with_suffix(".vqi") for r in rels]
+    counts: dict[Path, int] = {}
+    for s in stems:
+        counts[s] = counts.get(s, 0) + 1
+    jobs = []
+    for src, rel, stem in zip(sources, rels, stems):
+        name = stem if counts[stem] == 1 else rel.with_name(rel.name + ".vqi")
+        jobs.append(Job(Path(src), Path(outdir) / name))
+    return jobs
+
+
+def run_jobs(
+    fn: Callable[..., Any],
+    args: Sequence[tuple[Any, ...]],
+    *,
+    executor: cf.Executor | None = None,
+    max_workers: int | None = None,
+    on_done: Callable[[int, Any], None] | None = None,
+    on_lost: Callable[[int, BaseException], Any] | None = None,
+) -> list[Any]:
+    """``[fn(*a) for a in args]`` in parallel, results in order, ``on_done(i, result)`` as each
+    finishes.
+
+    Without ``executor``: in this process when there is one job or one worker, else on a
+    process pool of ``max_workers`` (default: the available cores, at most one per job).
+    When a pool worker dies (killed, out of memory) the pool breaks and every unfinished job
+    is run once more on a fresh pool; a job lost again, or lost on an ``executor``, gives
+    ``on_lost(i, exc)`` as its result (the exception is re-raised without ``on_lost``).
+    """
+    n = len(args)
+    results: list[Any] = [None] * n
+    workers = max_workers or available_cores()
+    if executor is None and (n <= 1 or workers <= 1):
+        for i, a in enumerate(args):
+            results[i] = fn(*a)
+            if on_done:
+                on_done(i, results[i])
+        return results
+    todo = list(range(n))
+    for attempt in (0, 1):
+        own = executor is None
+        pool = executor or cf.ProcessPoolExecutor(max_workers=min(workers, len(todo)))
+        broken: list[int] = []
+        try:
+            futures = {pool.submit(fn, *args[i]): i for i in todo}
+            for fut in cf.as_completed(futures):
+                i = futures[fut]
+                try:
+                    results[i] = fut.result()
+                except BrokenProcessPool as exc:
+                    if own and attempt == 0:
+                        broken.append(i)  # retried on a fresh pool below
+                        continue
+                    if on_lost is None:
+                        raise
+                    results[i] = on_lost(i, exc)
+                except Exception as exc:  # a lost connection, a killed Dask worker
+                    if on_lost is None:
+                        raise
+                    results[i] = on_lost(i, exc)
+                if on_done:
+                    on_done(i, results[i])
+        finally:
+            if own:
+                pool.shutdown(wait=True, cancel_futures=True)
+        if not broken:
+            break
+        todo = sorted(broken)
+    return results
+
+
+def compress_batch(
+    jobs: Sequence[Job],
+    options: CompressOptions,
+    *,
+    shared: bool = False,
+    executor: cf.Executor | None = None,
+    max_workers: int | None = None,
+    on_done: Callable[[FileResult], None] | None = None,
+    on_histogram: Callable[[int, int], None] | None = None,
+) -> list[FileResult]:
+    """Compress every job; failures are reported in the results, never raised.
+
+    Parameters
+    ----------
+    jobs : sequence of Job
+    options : CompressOptions
+    shared : bool
+        Fit one quantizer on the merged histograms of all images (a first parallel pass)
+        and compress every image with it. Images that cannot be read fail in that pass; the
+        others are compressed. All images must have the same dtype.
+    executor : concurrent.futures.Executor, optional
+        Where to run the jobs (e.g. ``distributed.Client(addr).get_executor()``); by default
+        a local process pool over the available cores.
+    max_workers : int, optional
+        Size of the local pool (ignored with ``executor``).
+    on_done : callable, optional
+        Called with each :class:`FileResult` as it completes (progress bars).
+    on_histogram : callable, optional
+        ``on_histogram(done, total)`` during the shared fit's first pass.
+
+    Returns
+    -------
+    list of FileResult, in the order of ``jobs``
+    """
+    jobs = list(jobs)
+    results: list[FileResult | None] = [None] * len(jobs)
+    todo = list(range(len(jobs)))
+    if shared:
+        options, todo = _shared_fit(jobs, options, results, executor, max_workers, on_histogram,
+                                    on_done)
+
+    def lost(i: int, exc: BaseException) -> FileResult:
+        job = jobs[todo[i]]
+        return FileResult(str(job.src), str(job.dst), "failed",
+                          f"worker lost before finishing ({describe_error(exc)})")
+
+    done = run_jobs(
+        compress_file, [(jobs[i], options) for i in todo], executor=executor,
+        max_workers=max_workers, on_done=(lambda _i, r: on_done(r)) if on_done else None,
+        on_lost=lost,
+    )
+    for i, r in zip(todo, done):
+        results[i] = r
+    return [r for r in results if r is not None]
+
+
+def _shared_fit(
+    jobs: list[Job],
+    options: CompressOptions,
+    results: list[FileResult | None],
+    executor: cf.Executor | None,
+    max_workers: int | None,
+    on_histogram: Callable[[int, int], None] | None,
+    on_done: Callable[[FileResult], None] | None,
+) -> tuple[CompressOptions, list[int]]:
+    from .quantizer import fit_histogram
+
+    # Outputs that exist are neither read nor rewritten (unless overwrite), as in compress_file.
+    todo = []
+    for i, job in enumerate(jobs):
+        if not options.overwrite and (job.dst.exists() or job.dst.is_symlink()) and not (
+            _same_file(job.src, job.dst)
+        ):
+            results[i] = FileResult(str(job.src), str(job.dst), "skipped",
+                                    "output exists (--force replaces it)")
+            if on_done:
+                on_done(results[i])
+        else:
+            todo.append(i)
+    count = [0]
+
+    def tick(_i: int, _r: Any) -> None:
+        count[0] += 1
+        if on_histogram:
+            on_histogram(count[0], len(todo))
+
+    hists = run_jobs(
+        _histogram_job, [(jobs[i].src, options.mode) for i in todo], executor=executor,
+        max_workers=max_workers, on_done=tick,
+        on_lost=lambda _i, exc: (None, f"worker lost ({describe_error(exc)})", None),
+    )
+    good: list[int] = []
+    parts: list[Histogram] = []
+    for i, (h, err, tb) in zip(todo, hists):
+        if h is None:
+            results[i] = FileResult(str(jobs[i].src), str(jobs[i].dst), "failed", err or "",
+                                    traceback=tb)
+            if on_done:
+                on_done(results[i])
+        else:
+            good.append(i)
+            parts.append(h)
+    if not parts:
+        return options, []
+    dtypes = {p.dtype for p in parts}
+    if len(dtypes) > 1:
+        first = {p.dtype: jobs[i].src.name for i, p in zip(good, parts)}
+        listing = ", ".join(f"{name} is {dt}" for dt, name in first.items())
+        raise ValueError(f"--shared needs images of one dtype: {listing}")
+    merged = parts[0].merge(*parts[1:]) if len(parts) > 1 else parts[0]
+    notices: list[str] = []
+    if options.psnr is not None:
+        q, db, _ = fit_for_psnr(merged, options.psnr, strategy=options.strategy,
+                                reconstruction=options.reconstruction)
+        notices.append(f"--psnr {options.psnr:g} over the set: chose {q.n_levels} levels "
+                       f"({_db(db)})")
+    else:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            q = fit_histogram(merged, options.n_levels or 8, strategy=options.strategy,
+                              reconstruction=options.reconstruction)
+        notices.extend(str(w.message) for w in caught)
+    notices.insert(0, f"shared quantizer: {q.n_levels} levels fitted on {len(parts)} images")
+    return replace(options, quantizer=q, notices=(*options.notices, *notices)), good
+
+
+def iter_ok(results: Iterable[FileResult]) -> list[FileResult]:
+    return [r for r in results if r.status == "ok"]
