@@ -145,7 +145,7 @@ def time_batch(src: Path, out: Path, *, workers: int, dask_cluster: bool) -> flo
         import distributed
 
         with distributed.LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
-                                      dashboard_address=None) as cluster, \
+                                      dashboard_address=":0") as cluster, \
                 distributed.Client(cluster) as client:
             executor = client.get_executor(pure=False)
             # Warm the workers (imports, compiled kernels) on a first image, off the clock.

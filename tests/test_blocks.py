@@ -190,3 +190,61 @@ def test_from_dict_rejects_malformed(bad):
 
 def test_public_names():
     assert vqimage.fit_blocks is fit_blocks and vqimage.BlockQuantizer is BlockQuantizer
+
+
+@pytest.mark.parametrize("codec", ["packed", "context"])
+def test_vqi_round_trip_crops_the_padding(crop, codec, tmp_path):
+    q = fit_blocks(crop, 64, block=(4, 4))
+    c = vqimage.compress(crop, quantizer=q, codec=codec)
+    assert c.code_shape == (64, 76)
+    c.save(tmp_path / "b.vqi")
+    d = vqimage.load(tmp_path / "b.vqi")
+    assert d.quantizer == q
+    out = d.decompress()
+    assert out.shape == crop.shape
+    np.testing.assert_array_equal(out, q.quantize(crop))
+
+
+def test_vqi_blocks_do_not_dither(crop):
+    with pytest.raises(ValueError, match="palette and scalar"):
+        vqimage.compress(crop, quantizer=fit_blocks(crop, 8), dither=True)
+
+
+def test_cli_blocks_mode(crop, tmp_path):
+    from click.testing import CliRunner
+
+    from vqimage.cli import main
+    from vqimage.io import read_image, write_image
+
+    write_image(tmp_path / "g.png", crop)
+    r = CliRunner().invoke(main, ["compress", str(tmp_path / "g.png"), "-o",
+                                  str(tmp_path / "g.vqi"), "--mode", "blocks", "--block", "4x4",
+                                  "-k", "32"])
+    assert r.exit_code == 0, r.output
+    c = vqimage.load(tmp_path / "g.vqi")
+    assert c.quantizer.kind == "blocks" and c.quantizer.block == (4, 4) and c.shape == crop.shape
+    r = CliRunner().invoke(main, ["decompress", str(tmp_path / "g.vqi"), "-o",
+                                  str(tmp_path / "back.png")])
+    assert r.exit_code == 0, r.output
+    np.testing.assert_array_equal(read_image(tmp_path / "back.png"), c.quantizer.quantize(crop))
+
+
+def test_rate_distortion_includes_block_vq(crop):
+    from vqimage import plot
+
+    assert plot.vector_modes(crop) == ("blocks",)
+    pts = plot.rate_distortion_points(crop, ("optimal", "blocks"), (2, 4, 8, 16, 64))
+    scalar = sorted((p.vqi_bytes, p.psnr) for p in pts if p.strategy == "optimal")
+    bx, by = zip(*scalar)
+
+    def gain(k):  # PSNR of block VQ minus the scalar curve's at the same file size
+        (p,) = [p for p in pts if p.strategy == "blocks" and p.n_levels == k]
+        return p.psnr - float(np.interp(p.vqi_bytes, bx, by))
+
+    # Measured on this crop: +3.9 dB at 8 codewords, +2.0 at 16, -1.9 at 64. Block VQ wins at
+    # low rates (below about 1 bit/pixel) and loses above, against the context-coded scalar codes.
+    assert gain(8) > 1.0 and gain(16) > 0.5
+    assert gain(64) < 0
+    fig = plot.rate_distortion(crop, ("optimal", "blocks"), (4, 16))
+    labels = [ln.get_label() for ln in fig.axes[0].get_lines()]
+    assert "blocks" in labels and "optimal" in labels

@@ -208,7 +208,7 @@ def test_corrupt_files_raise_format_error(written, tmp_path):
 def test_distributed_scheduler(tmp_path, face):
     distributed = pytest.importorskip("distributed")
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False,
-                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+                                  dashboard_address=":0") as cluster, distributed.Client(cluster):
         x = da.from_array(face, chunks=(200, 256))
         ci = vqimage.compress(x, 8, codec="packed", path=tmp_path / "d.vqi")
         np.testing.assert_array_equal(vqimage.load(tmp_path / "d.vqi").to_dask().compute(),

@@ -240,13 +240,13 @@ def test_batch_with_a_corrupt_file(images, tmp_path):
     one_line_error(proc, "broken.png", "truncated")
     assert sorted(p.name for p in out.iterdir()) == ["astronaut.vqi", "camera.vqi",
                                                      "camera16.vqi"]
-    assert "ITU-R 601" in proc.stderr  # the colour notice
     assert "━" not in proc.stderr  # no progress bar when piped
     lines = proc.stdout.splitlines()
     assert any("broken.png" in ln and ln.rstrip().endswith("failed") for ln in lines)
     assert "3 compressed" in proc.stdout and "1 failed" in proc.stdout
     astro = vqimage.load(out / "astronaut.vqi")
-    assert astro.shape == (512, 512)
+    # Colour input gets a palette by default (issue 7); --mode gray keeps the luma path.
+    assert astro.shape == (512, 512, 3) and astro.quantizer.kind == "palette"
 
     # Rerunning skips what is done and still reports the broken file.
     mtimes = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}

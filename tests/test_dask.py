@@ -34,7 +34,7 @@ STRATEGIES = ("optimal", "uniform", "quantile", "kmeans")
 def client():
     """Two worker processes, one thread each: the distributed scheduler, shared by the tests."""
     cluster = distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     )
     with distributed.Client(cluster) as c:
         yield c
@@ -354,7 +354,7 @@ def test_cli_batch_survives_a_killed_worker(face, tmp_path):
     out = tmp_path / "out"
     # allowed-failures 0: a task on a dead worker fails at once instead of being retried.
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster, distributed.Client(cluster) as c:
         pids = c.run(os.getpid)
         victim_addr, victim = next(iter(pids.items()))
@@ -374,8 +374,10 @@ def test_cli_batch_survives_a_killed_worker(face, tmp_path):
         failed = re.findall(r"vqimage: error: \S*?(img\d\d)\.png: worker lost", stderr)
         assert failed, stderr
         summary = _summary(stdout)
-        assert summary[1:] == (len(failed), 0), stdout
-        assert summary[0] + len(failed) == 6
+        assert summary[1] == len(failed), stdout
+        # A finished task held by the dead worker may be recomputed: it then finds its output
+        # in place and reports it skipped.
+        assert sum(summary) == 6, stdout
         # Whatever exists is complete (atomic writes); the worker may have renamed its file
         # into place just before it died.
         done = {p.stem for p in out.glob("*.vqi")}

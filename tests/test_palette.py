@@ -325,3 +325,151 @@ def test_dither_needs_an_image():
     q = PaletteQuantizer([[0, 0, 0], [255, 255, 255]])
     with pytest.raises(ValueError, match="height, width, channels"):
         q.encode(np.zeros((5, 3), np.uint8), dither=True)
+
+
+# -- the .vqi file ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("codec", ["packed", "lzma", "context", "auto"])
+def test_vqi_round_trip(chelsea, codec, tmp_path):
+    q = fit_palette(chelsea, 64)
+    c = vqimage.compress(chelsea, quantizer=q, codec=codec)
+    assert c.code_shape == chelsea.shape[:2]
+    c.save(tmp_path / "cat.vqi")
+    d = vqimage.load(tmp_path / "cat.vqi")
+    assert d.quantizer == q and d.shape == chelsea.shape and d.dtype == np.uint8
+    np.testing.assert_array_equal(d.decompress(), q.quantize(chelsea))
+    # Real bytes: far below the raw RGB image (6 bits per pixel before entropy coding).
+    assert len(c.tobytes()) < chelsea.nbytes / 3
+
+
+def test_vqi_round_trip_rgba16():
+    rng = np.random.default_rng(3)
+    img = (sample("coffee")[::4, ::4].astype(np.uint16) * 257)
+    rgba = np.dstack([img, rng.integers(0, 2, img.shape[:2], dtype=np.uint16) * 65535])
+    q = fit_palette(rgba, 40)
+    d = vqimage.load(vqimage.compress(rgba, quantizer=q).tobytes())
+    assert d.dtype == np.uint16 and d.shape == rgba.shape
+    np.testing.assert_array_equal(d.decompress(), q.quantize(rgba))
+
+
+def test_vqi_dithered(chelsea):
+    q = fit_palette(chelsea, 16)
+    c = vqimage.compress(chelsea, quantizer=q, dither=True)
+    np.testing.assert_array_equal(c.codes, q.encode(chelsea, dither=True))
+    out = vqimage.load(c.tobytes()).decompress()
+    np.testing.assert_array_equal(out, q.decode(q.encode(chelsea, dither=True)))
+    assert not np.array_equal(out, q.quantize(chelsea))
+
+
+def test_vqi_dithered_scalar(face):
+    crop = face[:64, :96]
+    q = vqimage.fit(crop, 4)
+    c = vqimage.compress(crop, quantizer=q, dither=True)
+    np.testing.assert_array_equal(c.decompress(), q.decode(dither(q, crop)))
+
+
+# -- the command line --------------------------------------------------------------------------
+
+
+def _cli(*args: object):
+    from click.testing import CliRunner
+
+    from vqimage.cli import main
+
+    return CliRunner().invoke(main, [str(a) for a in args], catch_exceptions=False)
+
+
+def test_cli_colour_defaults_to_a_palette(chelsea, tmp_path):
+    from vqimage.io import read_image, write_image
+
+    write_image(tmp_path / "cat.png", chelsea)
+    r = _cli("compress", tmp_path / "cat.png", "-o", tmp_path / "cat.vqi", "-k", "64")
+    assert r.exit_code == 0, r.output
+    c = vqimage.load(tmp_path / "cat.vqi")
+    assert c.quantizer.kind == "palette" and c.quantizer.n_levels == 64
+    assert c.shape == chelsea.shape
+    r = _cli("decompress", tmp_path / "cat.vqi", "-o", tmp_path / "back.png")
+    assert r.exit_code == 0, r.output
+    back = read_image(tmp_path / "back.png")
+    np.testing.assert_array_equal(back, c.quantizer.quantize(chelsea))
+    # The indexed PNG: mode P, the same pixels, smaller than the RGB PNG.
+    r = _cli("decompress", tmp_path / "cat.vqi", "-o", tmp_path / "idx.png", "--png-palette")
+    assert r.exit_code == 0, r.output
+    with Image.open(tmp_path / "idx.png") as im:
+        assert im.mode == "P"
+        np.testing.assert_array_equal(np.asarray(im.convert("RGB")), back)
+    assert (tmp_path / "idx.png").stat().st_size < (tmp_path / "back.png").stat().st_size
+
+
+def test_cli_default_palette_has_256_colours_and_dither(chelsea, tmp_path):
+    from vqimage.io import write_image
+
+    write_image(tmp_path / "cat.png", chelsea)
+    assert _cli("compress", tmp_path / "cat.png", "-o", tmp_path / "a.vqi").exit_code == 0
+    assert vqimage.load(tmp_path / "a.vqi").quantizer.n_levels == 256
+    r = _cli("compress", tmp_path / "cat.png", "-o", tmp_path / "d.vqi", "-k", "8", "--dither")
+    assert r.exit_code == 0, r.output
+    c = vqimage.load(tmp_path / "d.vqi")
+    np.testing.assert_array_equal(c.codes, c.quantizer.encode(chelsea, dither=True))
+
+
+def test_cli_channels_and_gray_modes(chelsea, tmp_path):
+    from vqimage.channels import ChannelQuantizer
+    from vqimage.io import write_image
+
+    write_image(tmp_path / "cat.png", chelsea)
+    r = _cli("compress", tmp_path / "cat.png", "-o", tmp_path / "c.vqi", "--mode", "channels",
+             "-k", "4")
+    assert r.exit_code == 0, r.output
+    c = vqimage.load(tmp_path / "c.vqi")
+    assert isinstance(c.quantizer, ChannelQuantizer) and c.code_shape == chelsea.shape
+    np.testing.assert_array_equal(c.decompress(), c.quantizer.quantize(chelsea))
+    r = _cli("compress", tmp_path / "cat.png", "-o", tmp_path / "g.vqi", "--mode", "gray")
+    assert r.exit_code == 0 and "ITU-R 601" in r.output
+    assert vqimage.load(tmp_path / "g.vqi").shape == chelsea.shape[:2]
+
+
+def test_cli_16_bit_colour_through_tiff(chelsea, tmp_path):
+    import tifffile
+
+    img16 = chelsea.astype(np.uint16) * 257
+    tifffile.imwrite(tmp_path / "cat16.tif", img16, photometric="rgb")
+    r = _cli("compress", tmp_path / "cat16.tif", "-o", tmp_path / "c.vqi", "-k", "32")
+    assert r.exit_code == 0, r.output
+    c = vqimage.load(tmp_path / "c.vqi")
+    assert c.dtype == np.uint16 and c.quantizer.kind == "palette"
+    assert _cli("decompress", tmp_path / "c.vqi", "-o", tmp_path / "back.tif").exit_code == 0
+    back = tifffile.imread(tmp_path / "back.tif")
+    assert back.dtype == np.uint16
+    np.testing.assert_array_equal(back, c.quantizer.quantize(img16))
+
+
+def test_cli_vector_mode_errors(chelsea, face, tmp_path):
+    from vqimage.io import write_image
+
+    write_image(tmp_path / "cat.png", chelsea)
+    write_image(tmp_path / "gray.png", face[:64, :64])
+    r = _cli("compress", tmp_path / "gray.png", "-o", tmp_path / "x.vqi", "--mode", "palette")
+    assert r.exit_code == 1 and "RGB or RGBA" in r.output and not (tmp_path / "x.vqi").exists()
+    r = _cli("compress", tmp_path / "cat.png", "-o", tmp_path / "x.vqi", "--mode", "blocks",
+             "--dither")
+    assert r.exit_code == 2 and "--dither" in r.output
+    r = _cli("compress", tmp_path / "cat.png", "-o", tmp_path / "x.vqi", "--block", "2by2")
+    assert r.exit_code == 2 and "block size" in r.output
+    assert _cli("compress", tmp_path / "gray.png", "-o", tmp_path / "g.vqi").exit_code == 0
+    r = _cli("decompress", tmp_path / "g.vqi", "-o", tmp_path / "g.png", "--png-palette")
+    assert r.exit_code == 1 and "palette quantizer" in r.output
+    assert not (tmp_path / "g.png").exists()
+
+
+def test_rate_distortion_compares_palette_and_channels(chelsea):
+    from vqimage import plot
+
+    img = np.ascontiguousarray(chelsea[::2, ::2])
+    assert plot.vector_modes(img) == ("channels", "palette")
+    pts = plot.rate_distortion_points(img, ("channels", "palette"), (8, 64))
+    by = {(p.strategy, p.n_levels): p for p in pts}
+    # 64 colours (6 bits a pixel) against 8 levels per channel (9 bits): smaller and better.
+    assert by["palette", 64].vqi_bytes < by["channels", 8].vqi_bytes
+    assert by["palette", 64].psnr > by["channels", 8].psnr

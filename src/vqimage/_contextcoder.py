@@ -15,8 +15,12 @@ outside the plane read as ``2**bits``):
 2. Each decision is predicted by ``len(MODELS)`` adaptive probability tables; each table is
    indexed by a context of causal neighbours (W, N, NW, NE, WW, NN, NNE) and the node.
    Small contexts index their table directly, large ones through a multiplicative hash.
-3. A gated linear mixer combines the tables' predictions in the logistic domain (weight set
-   chosen by the node and whether W == N) and an adaptive probability map refines the result.
+   A match model adds one more prediction: when the last ``minlen`` codes (raster order)
+   occurred before, the code that followed them then is expected again (this is what makes
+   tiled or repeated content cheap, as it is for LZ77 coders).
+3. A gated linear mixer combines the predictions in the logistic domain (weight set chosen
+   by the node, whether W == N and whether a match is active) and an adaptive probability
+   map refines the result.
 4. A carry-less 32-bit binary arithmetic coder (as in lpaq) codes the decision with that
    12-bit probability; it writes 4 final bytes, and the decoder must consume the payload
    exactly.
@@ -34,24 +38,29 @@ __all__ = ["decode", "encode"]
 
 # Contexts, in the order the kernel computes them (documentation for docs/format.md).
 MODELS = (
-    ("W", "N", "NW", "NE"),
     ("W", "N", "NW", "NE", "WW", "NN"),
     ("N", "NE", "NN", "NNE"),
     ("W", "WW", "NW", "N"),
-    ("W", "N", "NW", "NE", "NNE", "WW", "NN"),
     ("pred", "clip(W - pred)", "clip(N - pred)", "clip(NE - pred)"),
 )
 
 
 def _direct_sizes(k1: int) -> tuple[int, ...]:
     """Number of distinct contexts of each model when neighbours take ``k1`` values."""
-    return (k1**4, k1**6, k1**4, k1**4, k1**7, k1 * 5**3)
+    return (k1**6, k1**4, k1**4, k1 * 5**3)
+
+
+def match_length(bits: int) -> int:
+    """Codes the match model hashes: ``min(64 // bits, max(12, 32 // bits))``."""
+    return min(64 // bits, max(12, 32 // bits))
 
 
 LOG2_MAX_ENTRIES = 20  # at most 2**20 probabilities (4 MiB) per model
 LIMIT = 255  # visit counts stop here, so the tables keep adapting
 MIXER_SHIFT = 14  # mixer learning rate: w += stretch * err * 6 >> 14
 APM_RATE = 13
+MATCH_RATE = 655  # match model adaptation: 1/100, in units of 2**-16
+LOG2_MAX_HASH = 18  # match model hash table: at most 2**18 positions
 
 
 def _squash_table() -> np.ndarray:
@@ -85,14 +94,14 @@ RATE = np.array([131072 // (2 * n + 3) for n in range(1024)], dtype=np.int64)
 
 
 @njit(cache=True, nogil=True)
-def _kernel(pad, rows, width, bits, decoding, data, codes_out, slot_bits, sq, st, rate):  # noqa: C901
-    """Encode the plane inside ``pad`` (``decoding == 0``) or decode ``data`` into it.
+def _kernel(codes, rows, width, bits, decoding, data, slot_bits, minlen, hbits, sq, st, rate):
+    """Encode ``codes`` (``decoding == 0``) or decode ``data`` into ``codes``.
 
-    ``pad`` is ``(rows + 2, width + 3)`` int32 with the plane at ``[2:, 2:width + 2]`` and
-    every other cell ``2**bits``. ``slot_bits[m]`` is log2 of model m's number of context
-    slots; a slot holds ``2**bits`` entries (node 0 and the tree nodes). Returns
-    ``(buffer, byte count, status)``; status 1 means the stream did not end where the data
-    does (corrupt or truncated payload).
+    ``codes`` is the plane, flat (``rows * width`` uint8, C order). ``slot_bits[m]`` is log2
+    of model m's number of context slots; a slot holds ``2**bits`` entries (node 0 and the
+    tree nodes). Returns ``(buffer, byte count, status)``; status 1 means the stream did not
+    end where the data does (corrupt or truncated payload). Besides the codes, memory use is
+    bounded by constants: three rows of neighbours, the tables and the hash table.
     """
     nmod = slot_bits.shape[0]
     k = 1 << bits
@@ -102,8 +111,8 @@ def _kernel(pad, rows, width, bits, decoding, data, codes_out, slot_bits, sq, st
         offsets[m + 1] = offsets[m] + (np.int64(1) << (slot_bits[m] + bits))
     # Entry: 22-bit probability of a 1 (high bits) and a 10-bit visit count; start at 1/2.
     table = np.full(offsets[nmod], np.uint32(1 << 31), dtype=np.uint32)
-    nsets = 2 * k
-    ninputs = nmod + 1
+    nsets = 4 * k
+    ninputs = nmod + 2
     weights = np.full((nsets, ninputs), 16384, dtype=np.int64)
     apm = np.empty((nsets, 33), dtype=np.int64)
     for s in range(nsets):
@@ -115,6 +124,15 @@ def _kernel(pad, rows, width, bits, decoding, data, codes_out, slot_bits, sq, st
     ctx = np.zeros(nmod, dtype=np.int64)
     gold = np.uint64(0x9E3779B97F4A7C15)
     m32 = 0xFFFFFFFF
+    # Match model state: hash of the last minlen codes -> position after them (the codes
+    # so far are ``codes`` itself), the current match (pointer, length), P(bit == expected).
+    hashtab = np.zeros(np.int64(1) << hbits, dtype=np.int32)
+    msm = np.full(128, 1 << 21, dtype=np.int64)
+    nbits = minlen * bits
+    regmask = np.uint64(0xFFFFFFFFFFFFFFFF) >> np.uint64(64 - nbits)
+    reg = np.uint64(0)
+    mptr = 0
+    mlen = 0
 
     out = np.empty(rows * width * bits // 4 + 64 if decoding == 0 else 1, dtype=np.uint8)
     nout = 0
@@ -124,22 +142,30 @@ def _kernel(pad, rows, width, bits, decoding, data, codes_out, slot_bits, sq, st
     pos = 0
     nin = data.shape[0]
     if decoding:
+        if nin < 4:
+            return out, nout, 1
         for _ in range(4):
-            b = np.int64(data[pos]) if pos < nin else 0
+            x = (x << 8) | np.int64(data[pos])
             pos += 1
-            x = (x << 8) | b
 
+    # Rolling rows of neighbours: two columns of border on the left, one on the right; the
+    # border (and the rows above the first) read as k.
+    rcur = np.full(width + 3, k, dtype=np.int64)
+    rup = np.full(width + 3, k, dtype=np.int64)
+    rupup = np.full(width + 3, k, dtype=np.int64)
     for i in range(rows):
-        r = i + 2
+        rcur, rup, rupup = rupup, rcur, rup
+        for c in range(width + 3):
+            rcur[c] = k
         for j in range(width):
             c = j + 2
-            w_ = np.int64(pad[r, c - 1])
-            n_ = np.int64(pad[r - 1, c])
-            nw = np.int64(pad[r - 1, c - 1])
-            ne = np.int64(pad[r - 1, c + 1])
-            ww = np.int64(pad[r, c - 2])
-            nn = np.int64(pad[r - 2, c])
-            nne = np.int64(pad[r - 2, c + 1])
+            w_ = rcur[c - 1]
+            n_ = rup[c]
+            nw = rup[c - 1]
+            ne = rup[c + 1]
+            ww = rcur[c - 2]
+            nn = rupup[c]
+            nne = rupup[c + 1]
             mx = w_ if w_ > n_ else n_
             mn = n_ if w_ > n_ else w_
             if nw >= mx:
@@ -150,27 +176,27 @@ def _kernel(pad, rows, width, bits, decoding, data, codes_out, slot_bits, sq, st
                 pred = w_ + n_ - nw
             if pred >= k:
                 pred = k - 1
-            c1 = ((w_ * kk + n_) * kk + nw) * kk + ne
-            ctx[0] = c1
-            ctx[1] = (c1 * kk + ww) * kk + nn
-            ctx[2] = ((n_ * kk + ne) * kk + nn) * kk + nne
-            ctx[3] = ((w_ * kk + ww) * kk + nw) * kk + n_
-            ctx[4] = ((c1 * kk + nne) * kk + ww) * kk + nn
+            ctx[0] = ((((w_ * kk + n_) * kk + nw) * kk + ne) * kk + ww) * kk + nn
+            ctx[1] = ((n_ * kk + ne) * kk + nn) * kk + nne
+            ctx[2] = ((w_ * kk + ww) * kk + nw) * kk + n_
             qw = min(max(w_ - pred, -2), 2) + 2
             qn = min(max(n_ - pred, -2), 2) + 2
             qne = min(max(ne - pred, -2), 2) + 2
-            ctx[5] = ((pred * 5 + qw) * 5 + qn) * 5 + qne
+            ctx[3] = ((pred * 5 + qw) * 5 + qn) * 5 + qne
             for m in range(nmod):
                 sb = slot_bits[m]
                 h = ctx[m]
                 if (h >> sb) != 0:
                     h = np.int64((np.uint64(h + m + 1) * gold) >> np.uint64(64 - sb))
                 base[m] = offsets[m] + (h << bits)
-            eq = 1 if w_ == n_ else 0
-            code = -1 if decoding else np.int64(pad[r, c])
+            pos_ = i * width + j
+            expect = np.int64(codes[mptr]) if mlen > 0 else -1
+            lb = 4 * (mlen if mlen < 31 else 31)
+            gate = (1 if w_ == n_ else 0) + (2 if expect >= 0 else 0)
+            code = -1 if decoding else np.int64(codes[pos_])
             node = 0
             for step in range(bits + 1):
-                sel = 2 * node + eq
+                sel = 4 * node + gate
                 dot = 256 * weights[sel, nmod]
                 for m in range(nmod):
                     ii = base[m] + node
@@ -179,6 +205,17 @@ def _kernel(pad, rows, width, bits, decoding, data, codes_out, slot_bits, sq, st
                     stv[m] = v
                     dot += v * weights[sel, m]
                 stv[nmod] = 256
+                mi = -1
+                eb = 0
+                if expect >= 0:
+                    eb = (1 if expect == pred else 0) if step == 0 else (
+                        (expect >> (bits - step)) & 1)
+                    mi = lb + (2 if step == 0 else 0) + eb
+                    v = st[msm[mi] >> 10]
+                    stv[nmod + 1] = v if eb else -v
+                    dot += stv[nmod + 1] * weights[sel, nmod + 1]
+                else:
+                    stv[nmod + 1] = 0
                 dot = dot >> 16
                 if dot > 2047:
                     dot = 2047
@@ -208,9 +245,11 @@ def _kernel(pad, rows, width, bits, decoding, data, codes_out, slot_bits, sq, st
                     x1 = xmid + 1
                 while ((x1 ^ x2) & 0xFF000000) == 0:
                     if decoding:
-                        b = np.int64(data[pos]) if pos < nin else 0
+                        if pos >= nin:
+                            # A valid stream is consumed exactly at its end: stop early.
+                            return out, nout, 1
+                        x = ((x << 8) & m32) | np.int64(data[pos])
                         pos += 1
-                        x = ((x << 8) & m32) | b
                     else:
                         if nout >= out.shape[0]:
                             bigger = np.empty(out.shape[0] * 2, dtype=np.uint8)
@@ -223,6 +262,9 @@ def _kernel(pad, rows, width, bits, decoding, data, codes_out, slot_bits, sq, st
                 err = ((y << 12) - pm) * 6
                 for m in range(ninputs):
                     weights[sel, m] += (stv[m] * err) >> MIXER_SHIFT
+                if mi >= 0:
+                    agree = 1 if y == eb else 0
+                    msm[mi] += (((agree << 22) - msm[mi]) * MATCH_RATE) >> 16
                 target = 65535 * y
                 apm[sel, lo] += ((target - a0) * (128 - wgt)) >> APM_RATE
                 apm[sel, lo + 1] += ((target - a1) * wgt) >> APM_RATE
@@ -239,12 +281,38 @@ def _kernel(pad, rows, width, bits, decoding, data, codes_out, slot_bits, sq, st
                         node = k + pred
                         break
                     node = 1
+                    if expect == pred:
+                        expect = -1
                 else:
                     node = 2 * node + y
+                    if expect >= 0 and ((expect >> (bits - step)) & 1) != y:
+                        expect = -1  # the code left the expected path: no more advice
             if decoding:
                 code = node - k
-                pad[r, c] = code
-                codes_out[i * width + j] = code
+                codes[pos_] = code
+            rcur[c] = code
+            # Match model: extend or drop the match, then look for a new one every 4th code.
+            if mlen > 0 and np.int64(codes[mptr]) == code:
+                if mlen < 65535:
+                    mlen += 1
+                mptr += 1
+            else:
+                mlen = 0
+            reg = ((reg << np.uint64(bits)) | np.uint64(code)) & regmask
+            if pos_ + 1 >= minlen:
+                hi = np.int64(((reg + np.uint64(1)) * gold) >> np.uint64(64 - hbits))
+                if mlen == 0 and (pos_ & 3) == 0:
+                    cand = np.int64(hashtab[hi])
+                    if cand > 0:
+                        n_eq = 0
+                        while n_eq < 32 and cand - 1 - n_eq >= 0 and (
+                            codes[cand - 1 - n_eq] == codes[pos_ - n_eq]
+                        ):
+                            n_eq += 1
+                        if n_eq >= minlen:
+                            mlen = n_eq
+                            mptr = cand
+                hashtab[hi] = pos_ + 1
 
     if decoding:
         return out, nout, 0 if pos == nin else 1
@@ -271,22 +339,23 @@ def slot_bits(rows: int, width: int, bits: int) -> np.ndarray:
     return np.array(out, dtype=np.int64)
 
 
-def _run(pad: np.ndarray, bits: int, decoding: int, data: np.ndarray, codes: np.ndarray):
-    rows, width = pad.shape[0] - 2, pad.shape[1] - 3
-    return _kernel(pad, rows, width, bits, decoding, data, codes, slot_bits(rows, width, bits),
-                   SQUASH, STRETCH, RATE)
+def hash_bits(rows: int, width: int) -> int:
+    """log2 of the match model's hash table size: enough for the codes, 2**10 to 2**18."""
+    return min(LOG2_MAX_HASH, max(10, (rows * width - 1).bit_length()))
 
 
-def _pad(rows: int, width: int, bits: int) -> np.ndarray:
-    return np.full((rows + 2, width + 3), 1 << bits, dtype=np.int32)
+def _run(codes: np.ndarray, rows: int, width: int, bits: int, decoding: int, data: np.ndarray):
+    return _kernel(codes, rows, width, bits, decoding, data, slot_bits(rows, width, bits),
+                   match_length(bits), hash_bits(rows, width), SQUASH, STRETCH, RATE)
 
 
 def encode(plane: np.ndarray, bits: int) -> bytes:
     """Code a ``(rows, width)`` plane of codes below ``2**bits`` (1 <= bits <= 8)."""
     rows, width = plane.shape
-    pad = _pad(rows, width, bits)
-    pad[2:, 2 : width + 2] = plane
-    out, n, _ = _run(pad, bits, 0, np.zeros(1, dtype=np.uint8), np.zeros(1, dtype=np.uint8))
+    codes = np.ascontiguousarray(plane, dtype=np.uint8).reshape(-1)
+    if not codes.flags.writeable:  # one compiled signature: writable arrays only
+        codes = codes.copy()
+    out, n, _ = _run(codes, rows, width, bits, 0, np.zeros(1, dtype=np.uint8))
     return out[:n].tobytes()
 
 
@@ -297,9 +366,9 @@ def decode(data: bytes, shape: tuple[int, int], bits: int) -> np.ndarray:
     the payload's bytes.
     """
     rows, width = shape
-    codes = np.empty(rows * width, dtype=np.uint8)
+    codes = np.zeros(rows * width, dtype=np.uint8)
     buf = np.frombuffer(data, dtype=np.uint8).copy()  # writable: one compiled signature
-    _, _, status = _run(_pad(rows, width, bits), bits, 1, buf, codes)
+    _, _, status = _run(codes, rows, width, bits, 1, buf)
     if status:
         raise FormatError("the context payload is corrupt (the coded stream does not match)")
     return codes

@@ -74,7 +74,13 @@ class CompressOptions:
     strategy, reconstruction, codec : str
         Passed to :func:`vqimage.fit` and :func:`vqimage.compress`.
     mode : str
-        How images are prepared (:func:`prepare`): ``"gray"`` turns colour into gray.
+        How images are prepared and quantized (:func:`prepare`): ``"gray"`` turns colour into
+        gray; ``"palette"``, ``"channels"`` and ``"blocks"`` keep colour (vector modes);
+        ``"auto"`` is ``"palette"`` for colour input and ``"gray"`` otherwise.
+    block : (int, int)
+        Block size of ``mode="blocks"``.
+    dither : bool
+        Floyd–Steinberg error diffusion when encoding (palette and gray modes).
     overwrite : bool
         Replace existing outputs; otherwise a job whose output exists is skipped.
     quantizer : object or None
@@ -92,6 +98,20 @@ class CompressOptions:
     overwrite: bool = False
     quantizer: Any = None
     notices: tuple[str, ...] = ()
+    block: tuple[int, int] = (2, 2)
+    dither: bool = False
+
+
+MODES = ("auto", "gray", "palette", "channels", "blocks")
+#: Default number of levels of each mode (palettes and block codebooks: 256, one byte).
+DEFAULT_LEVELS = {"gray": 8, "channels": 8, "palette": 256, "blocks": 256}
+
+
+def resolve_mode(mode: str, image: np.ndarray) -> str:
+    """The quantizer family for ``image``: ``auto`` is palette for colour, else gray."""
+    if mode == "auto":
+        return "palette" if image.ndim == 3 and image.shape[-1] in (3, 4) else "gray"
+    return mode
 
 
 @dataclass(frozen=True)
@@ -192,8 +212,9 @@ def prepare(image: np.ndarray, mode: str = "gray") -> tuple[np.ndarray, list[str
     """Turn a decoded image into the array to quantize, with notices for the user.
 
     ``mode="gray"``: colour ``(H, W, 3|4)`` becomes gray with ITU-R 601 luma
-    (:func:`vqimage.io.to_gray`; alpha dropped), gray passes unchanged. Other modes are
-    added by the colour quantizers.
+    (:func:`vqimage.io.to_gray`; alpha dropped), gray passes unchanged. ``"palette"`` needs
+    RGB or RGBA of 8 or 16 bits, ``"channels"`` colour, ``"blocks"`` any image; they keep it
+    as it is. ``"auto"``: colour as ``"palette"``, anything else as ``"gray"``.
 
     Examples
     --------
@@ -204,10 +225,26 @@ def prepare(image: np.ndarray, mode: str = "gray") -> tuple[np.ndarray, list[str
     """
     from .io import GRAY_FORMULA, to_gray
 
-    if mode != "gray":
-        raise ValueError(f"mode must be 'gray', got {mode!r}")
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}; got {mode!r}")
     arr = np.asarray(image)
     notices: list[str] = []
+    mode = resolve_mode(mode, arr)
+    if mode == "palette":
+        if arr.ndim != 3 or arr.shape[-1] not in (3, 4) or arr.dtype not in (np.uint8, np.uint16):
+            raise ValueError(
+                f"--mode palette needs an RGB or RGBA image of 8 or 16 bits, got "
+                f"{'x'.join(map(str, arr.shape))} {arr.dtype}"
+            )
+        return arr, notices
+    if mode == "channels":
+        if arr.ndim != 3 or not 2 <= arr.shape[-1] <= 4:
+            raise ValueError(
+                f"--mode channels needs a colour image, got {'x'.join(map(str, arr.shape))}"
+            )
+        return arr, notices
+    if mode == "blocks":
+        return arr, notices
     if arr.ndim == 3 and arr.shape[-1] in (2, 3, 4):
         gray = to_gray(arr)
         same = arr.shape[-1] in (3, 4) and np.array_equal(gray, arr[..., 0]) and np.array_equal(
@@ -327,6 +364,23 @@ def fit_quantizer(image: np.ndarray, options: CompressOptions) -> tuple[Any, lis
 
     if options.quantizer is not None:
         return options.quantizer, []
+    mode = resolve_mode(options.mode, image)
+    if mode != "gray" and options.psnr is not None:
+        raise ValueError(f"--psnr works with --mode gray only, not {mode}")
+    n = options.n_levels or DEFAULT_LEVELS[mode]
+    if mode == "palette":
+        from .palette import fit_palette
+
+        return fit_palette(image, n), []
+    if mode == "channels":
+        from .channels import fit_channels
+
+        return fit_channels(image, n, strategy=options.strategy,
+                            reconstruction=options.reconstruction), []
+    if mode == "blocks":
+        from .blocks import fit_blocks
+
+        return fit_blocks(image, n, block=options.block), []
     hist = histogram(image)
     if options.psnr is not None:
         q, db, _ = fit_for_psnr(
@@ -380,12 +434,12 @@ def compress_file(job: Job, options: CompressOptions) -> FileResult:
                 )
             import vqimage
 
-            ci = vqimage.compress(image, quantizer=q, codec=options.codec)
+            ci = vqimage.compress(image, quantizer=q, codec=options.codec, dither=options.dither)
             if not dst.parent.is_dir():
                 dst.parent.mkdir(parents=True, exist_ok=True)
             ci.save(dst, overwrite=options.overwrite)
             res.nbytes = dst.stat().st_size
-            res.psnr = _image_psnr(image, q, ci)
+            res.psnr = _image_psnr(image, None if options.dither else q, ci)
         res.notices = [*options.notices, *notices, *fit_notes, *(str(w.message) for w in caught)]
         res.n_levels, res.strategy = int(q.n_levels), str(q.strategy)
         res.codec = str(ci.codec)
@@ -400,7 +454,8 @@ def compress_file(job: Job, options: CompressOptions) -> FileResult:
 def _image_psnr(image: np.ndarray, q: Any, ci: Any) -> float:
     from . import metrics
 
-    rec = q.quantize(image) if getattr(q, "kind", "scalar") == "scalar" else ci.decompress()
+    scalar = q is not None and getattr(q, "kind", "scalar") == "scalar"
+    rec = q.quantize(image) if scalar else ci.decompress()
     kw = {} if image.dtype.kind in "ui" else {"data_range": float(np.ptp(image)) or 1.0}
     return metrics.psnr(rec, image, **kw)
 

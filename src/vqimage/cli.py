@@ -259,14 +259,21 @@ With one input, -o names the output file (default: the input with suffix .vqi). 
 inputs, a directory or a glob, -o names an output directory (created if missing) and the files
 are compressed in parallel over the available cores, with a progress bar on a terminal and a
 summary table. A batch skips files whose output exists (rerunning finishes an interrupted
-batch); --force recompresses them. Colour images are converted to gray with ITU-R 601 luma
-(0.299 R + 0.587 G + 0.114 B, as Pillow's "L"), with a notice.
+batch); --force recompresses them.
+
+Colour images get a palette of -k colours (default 256) fitted by k-means (--mode palette,
+the default for colour input); --mode channels quantizes each channel on its own (-k levels
+each), --mode blocks codes blocks of pixels (--block, default 2x2) with a codebook of -k
+blocks, and --mode gray converts colour to gray with ITU-R 601 luma (0.299 R + 0.587 G +
+0.114 B, as Pillow's "L"). --dither diffuses the quantization error (Floyd–Steinberg).
 
 \b
 Examples:
   vqimage compress face.png -o face.vqi
   vqimage compress face.png -o face.vqi -k 4 -s kmeans --codec lzma
   vqimage compress face.png -o face.vqi --psnr 35
+  vqimage compress photo.png -o photo.vqi -k 64 --dither
+  vqimage compress photo.png -o photo.vqi --mode blocks --block 4x4
   vqimage compress scans/ -o out/ -j 2
   vqimage compress 'scans/*.tif' -o out/ --shared
   vqimage compress scans/ -o out/ --scheduler tcp://10.0.0.5:8786
@@ -279,7 +286,15 @@ Examples:
               help="Output .vqi file (one input; a name ending in / is a directory) or "
               "directory (several).")
 @click.option("-k", "--levels", "n_levels", type=click.IntRange(2, 65536), default=None,
-              help="Number of levels, 2 to 65536.  [default: 8]")
+              help="Number of levels (colours, blocks), 2 to 65536.  [default: 8; 256 for "
+              "palette and blocks]")
+@click.option("--mode", type=click.Choice(("palette", "channels", "blocks", "gray")),
+              default=None, help="How to quantize: palette of colours, each channel on its own, "
+              "blocks of pixels, or gray.  [default: palette for colour input, else gray]")
+@click.option("--block", "block", default="2x2", show_default=True, metavar="HxW",
+              help="Block size of --mode blocks.")
+@click.option("--dither", is_flag=True,
+              help="Floyd–Steinberg error diffusion (palette and gray modes).")
 @click.option("-s", "--strategy", type=click.Choice(STRATEGIES), default="optimal",
               show_default=True, help="How the levels are fitted.")
 @click.option("--reconstruction", type=click.Choice(RECONSTRUCTIONS), default="centroid",
@@ -302,6 +317,9 @@ def compress(
     inputs: tuple[str, ...],
     output: str | None,
     n_levels: int | None,
+    mode: str | None,
+    block: str,
+    dither: bool,
     strategy: str,
     reconstruction: str,
     codec: str,
@@ -318,10 +336,27 @@ def compress(
         raise click.UsageError("-k/--levels and --psnr exclude each other: give one of them")
     if scheduler is not None and jobs is not None:
         raise click.UsageError("--scheduler and -j/--jobs exclude each other")
+    if shared and mode not in (None, "gray"):
+        raise click.UsageError("--shared fits one scalar quantizer: use it with --mode gray")
+    if target_psnr is not None and mode not in (None, "gray"):
+        raise click.UsageError("--psnr works with --mode gray only")
+    if dither and mode in ("channels", "blocks"):
+        raise click.UsageError(f"--dither works with --mode palette or gray, not {mode}")
+    try:
+        bh, bw = (int(v) for v in block.lower().split("x"))
+        if bh < 1 or bw < 1:
+            raise ValueError
+    except ValueError:
+        raise click.BadParameter(
+            f"{block!r} is not a block size like 2x2", param_hint="--block"
+        ) from None
+    # --psnr and --shared work on gray histograms: colour is then converted to gray as before.
+    gray_only = shared or target_psnr is not None
     options = CompressOptions(
-        n_levels=None if target_psnr is not None else (n_levels or 8),
+        n_levels=None if target_psnr is not None else n_levels,
         psnr=target_psnr, strategy=strategy, reconstruction=reconstruction, codec=codec,
-        mode="gray", overwrite=force,
+        mode=mode or ("gray" if gray_only else "auto"), overwrite=force, block=(bh, bw),
+        dither=dither,
     )
     files, roots, bad, batch = _expand(inputs, recursive)
     if not batch:
@@ -530,8 +565,10 @@ def _report_batch(results: list[Any], output: Path | None) -> None:
               help="Image file: .png, .tif/.tiff, .npy (or .bmp/.jpg/.webp for 8-bit), or a "
               "directory.  [default: INPUT with .png for 8/16-bit images, else .tif or .npy]")
 @click.option("-f", "--force", is_flag=True, help="Replace an existing output.")
+@click.option("--png-palette", is_flag=True,
+              help="Write an indexed (palette) PNG: palettes of up to 256 8-bit colours.")
 @_common
-def decompress(input: Path, output_arg: str | None, force: bool) -> None:
+def decompress(input: Path, output_arg: str | None, force: bool, png_palette: bool) -> None:
     """Write the reconstruction of a .vqi file as an image, in its original dtype.
 
     8- and 16-bit images go to PNG or TIFF with their bit depth; float reconstructions need
@@ -542,6 +579,7 @@ def decompress(input: Path, output_arg: str | None, force: bool) -> None:
       vqimage decompress face.vqi -o face.png
       vqimage decompress scan16.vqi -o scan16.tif
       vqimage decompress field.vqi -o field.npy
+      vqimage decompress photo.vqi -o photo.png --png-palette
     """
     import vqimage
 
@@ -572,9 +610,19 @@ def decompress(input: Path, output_arg: str | None, force: bool) -> None:
                 output.parent.mkdir(parents=True)
             except OSError as exc:
                 raise CLIError(_describe(exc, output.parent)) from exc
+    if png_palette and output.suffix.lower() != ".png":
+        raise click.UsageError(f"--png-palette writes PNG files, not {output.suffix!r}")
     try:
-        image = ci.decompress()
-        write_image(output, image, overwrite=force)
+        if png_palette:
+            from .io import atomic_write
+            from .palette import png_palette_bytes
+
+            data = png_palette_bytes(ci.quantizer, ci.codes)
+            image = ci.codes
+            atomic_write(output, lambda f: f.write(data), overwrite=force)
+        else:
+            image = ci.decompress()
+            write_image(output, image, overwrite=force)
     except (OSError, ValueError, TypeError) as exc:
         raise CLIError(_describe(exc, output)) from exc
     q = ci.quantizer

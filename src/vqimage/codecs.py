@@ -404,20 +404,16 @@ def codec_from_id(codec_id: int) -> Codec:
     return codec
 
 
-# The quick lzma probe decides whether the (slow) full lzma is worth trying in "auto".
-_PROBE_PRESET = 1
-_PROBE_MARGIN = 1.15
-
-
 def encode_best(codes: Any, n_levels: int) -> tuple[str, bytes]:
-    """Encode with the codec giving the smallest payload: what ``codec="auto"`` does.
+    """Encode with the codec giving the smaller payload: what ``codec="auto"`` does.
 
-    ``packed`` and ``context`` are always tried. ``lzma`` at preset 9 | extreme is slow (about
-    1.5 s for a megapixel), so it is tried only when a quick probe (lzma preset 1, a few
-    milliseconds) comes within 15 % of the best payload so far; above 256 levels, where the
-    context coder itself falls back to lzma, it is not tried again. Ties go to the earlier
-    codec in ``packed, context, lzma``. The choice is a pure function of the codes, hence
-    deterministic.
+    The candidates are ``packed`` and ``context``; ties go to ``packed``. ``lzma`` is not
+    tried: the context coder's match model already captures the long repeats LZMA finds
+    (a tiled random pattern: context 8.3 KB, lzma 8.0 KB, against 22 KB without the match
+    model), it beats lzma by 35-45 % on photographs, and lzma at preset 9 | extreme would
+    cost more time than the other two together (0.8 s CPU for a megapixel). Above 256
+    levels the context payload is itself lzma. The choice is a pure function of the codes,
+    hence deterministic.
 
     Returns
     -------
@@ -428,27 +424,18 @@ def encode_best(codes: Any, n_levels: int) -> tuple[str, bytes]:
     >>> import numpy as np
     >>> encode_best(np.zeros((32, 32), dtype=np.uint8), 4)[0]
     'context'
+    >>> encode_best(np.array([1, 0], dtype=np.uint8), 2)[0]
+    'packed'
     """
     n = _check_levels(n_levels)
     c = _check_codes(codes, n)
-    best_name = "packed"
     best = CODECS["packed"].encode(c, n)
     if n == 1 or c.size == 0:
-        return best_name, best
+        return "packed", best
     payload = CODECS["context"].encode(c, n)
     if len(payload) < len(best):
-        best_name, best = "context", payload
-    if _bits(n) <= CONTEXT_MAX_BITS:
-        import lzma
-
-        raw = c.astype(">u2" if n > 256 else "u1", copy=False).tobytes()
-        probe = len(lzma.compress(raw, format=lzma.FORMAT_RAW,
-                                  filters=[{"id": lzma.FILTER_LZMA2, "preset": _PROBE_PRESET}]))
-        if probe <= _PROBE_MARGIN * len(best):
-            payload = CODECS["lzma"].encode(c, n)
-            if len(payload) < len(best):
-                best_name, best = "lzma", payload
-    return best_name, best
+        return "context", payload
+    return "packed", best
 
 
 def choose_codec(codes: Any, n_levels: int) -> str:

@@ -188,6 +188,7 @@ def compress(
     quantizer: Any = None,
     codec: str = "auto",
     path: Any = None,
+    dither: bool = False,
 ) -> CompressedImage:
     """Quantize ``image`` and code its codes: the in-memory form of a ``.vqi`` file.
 
@@ -208,11 +209,15 @@ def compress(
         For a dask array (required there): write a chunked ``.vqi`` file chunk by chunk and
         return it as a :class:`~vqimage.chunked.ChunkedImage` (see
         :func:`vqimage.chunked.compress_chunked`).
+    dither : bool
+        Encode with Floyd–Steinberg error diffusion (:func:`vqimage.dither.dither`; palette
+        and scalar quantizers). Off by default.
 
     Returns
     -------
     CompressedImage
-        ``decompress()`` returns exactly ``quantizer.quantize(image)``.
+        ``decompress()`` returns exactly ``quantizer.quantize(image)``; with ``dither=True``,
+        ``quantizer.decode`` of the dithered codes.
 
     Examples
     --------
@@ -235,6 +240,8 @@ def compress(
 
         if path is None:
             raise ValueError("compressing a dask array needs path= (a chunked .vqi is written)")
+        if dither:
+            raise ValueError("dither=True is not supported for chunked (dask) compression")
         return compress_chunked(image, n_levels, strategy=strategy,  # type: ignore[return-value]
                                 reconstruction=reconstruction, quantizer=quantizer,
                                 codec=codec, path=path)
@@ -245,7 +252,12 @@ def compress(
         quantizer = fit(arr, n_levels, strategy=strategy, reconstruction=reconstruction)
     elif not hasattr(quantizer, "encode") or not hasattr(quantizer, "to_dict"):
         raise TypeError(f"quantizer must be a fitted vqimage quantizer, got {type(quantizer)}")
-    codes = np.asarray(quantizer.encode(arr))
+    if dither:
+        from .dither import dither as _dither
+
+        codes = np.asarray(_dither(quantizer, arr))
+    else:
+        codes = np.asarray(quantizer.encode(arr))
     code_shape = tuple(int(s) for s in quantizer.code_shape(arr.shape))
     if codes.shape != code_shape:
         raise ValueError(f"the quantizer made codes of shape {codes.shape}, expected {code_shape}")

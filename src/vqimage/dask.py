@@ -185,8 +185,9 @@ def _binned_block(
 
 
 def _bin_index(flat: np.ndarray, lo: float, hi: float, bins: int) -> np.ndarray:
-    scale = bins / (hi - lo)
-    idx = ((flat - lo) * scale).astype(np.intp)
+    # Halving keeps ranges wider than the largest float (e.g. -1e308 .. 1e308) finite.
+    scale = bins / (hi * 0.5 - lo * 0.5)
+    idx = ((flat * 0.5 - lo * 0.5) * scale).astype(np.intp)
     # The maximum lands on ``bins`` exactly; rounding may push a value one bin either way, which
     # keeps the order of values (the map is monotone) and moves a value by at most one bin.
     np.clip(idx, 0, bins - 1, out=idx)
@@ -310,6 +311,9 @@ def histogram(
             _sum,
         ))
         return Histogram(np.array([lo]), np.array([float(total)]), x.dtype)
+    if not math.isfinite(bins / (hi * 0.5 - lo * 0.5)):
+        # A range too narrow for a grid (subnormal width): count the values exactly.
+        return histogram(data, sample_weight=sample_weight, exact=True)
     binned_d = delayed(_binned_block, pure=True)
     stats = _compute(_tree(
         [binned_d(b, wb, lo, hi, int(bins)) for _, b, wb in blocks], _merge_binned

@@ -69,6 +69,7 @@ QUANTIZER_KINDS: dict[str, tuple[str, str]] = {
     "scalar": ("vqimage.quantizer", "Quantizer"),
     "palette": ("vqimage.palette", "PaletteQuantizer"),
     "blocks": ("vqimage.blocks", "BlockQuantizer"),
+    "channels": ("vqimage.channels", "ChannelQuantizer"),
 }
 
 

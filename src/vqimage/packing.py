@@ -156,8 +156,8 @@ def pack(codes: Any, bits: int) -> bytes:
     --------
     >>> import numpy as np
     >>> pack(np.array([1, 2, 3, 4, 5], dtype=np.uint8), 3).hex()
-    '29c5'
-    >>> pack(np.array([1, 2], dtype=np.uint8), 0)
+    '29ca'
+    >>> pack(np.zeros(5, dtype=np.uint8), 0)
     b''
     """
     b = _check_bits(bits)
@@ -225,7 +225,7 @@ def unpack(data: Any, bits: int, count: int) -> np.ndarray:
 
     Examples
     --------
-    >>> unpack(bytes.fromhex("29c5"), 3, 5)
+    >>> unpack(bytes.fromhex("29ca"), 3, 5)
     array([1, 2, 3, 4, 5], dtype=uint8)
     """
     b = _check_bits(bits)

@@ -8,20 +8,31 @@
 How the fit works (``strategy="kmeans"``)
 ------------------------------------------
 1. The image is reduced to its colour histogram: the distinct colours and their pixel counts,
-   found by sorting one packed integer key per pixel. This is exact (a weighted point set with
-   the same squared error as the pixels) and usually 5-10x smaller than the image.
-2. The distinct colours are summed into the cells of a 64-level-per-channel grid (cells of 4x4x4
-   values at 8 bits). Each cell keeps its exact weight and mean colour, so a centroid computed from
-   cells equals the centroid of their pixels.
-3. A variance-minimising split (Wu-style: the cluster of largest squared error is cut along its
-   principal axis where the two halves' error is least) gives ``n_levels`` initial colours; weighted
-   Lloyd (k-means) iterations on the cells refine them until nothing moves by 0.05 of a grey level.
-4. Lloyd iterations continue on the exact distinct colours (``refine`` of them, see
-   :data:`FINE_ITERATIONS`), the palette is rounded to the image's integer values, and every
-   distinct colour is assigned its exactly nearest palette colour (ties: lowest index).
+   found by sorting one Morton (bit-interleaved) key per pixel. This is exact — a weighted point
+   set with the same squared error as the pixels — and 3-25x smaller than the image on the
+   sample photographs (134,105 distinct colours in the 786,432 pixels of the raccoon face).
+   Morton order also makes every cell of every power-of-two colour grid a contiguous run.
+2. The distinct colours are summed into the cells of a 32-, then a 64-level-per-channel grid
+   (cells of 8x8x8, then 4x4x4 values at 8 bits). A cell keeps its exact weight and mean colour,
+   so a centroid computed from cells is the centroid of their pixels; only the assignment is
+   per cell in these stages.
+3. Start: a variance-minimising split (Wu-style: the cluster of largest squared error is cut
+   along its principal axis where the two halves' error is least). For palettes of up to 128
+   colours Heckbert's median cut is tried as a second start, and the start whose k-means on the
+   32-level cells ends with less error goes on (small palettes land in different local minima).
+4. Weighted Lloyd (k-means) iterations on the 32-level cells, then on the 64-level cells, until
+   no colour moves by :data:`TOLERANCE` (0.1 of a grey level), then :data:`FINE_ITERATIONS` more
+   on the exact distinct colours. The palette is rounded to the image's integer values and
+   every distinct colour is assigned its exactly nearest palette colour (ties: lowest index).
 
 The nearest-colour search uses per-cell candidate lists (:mod:`vqimage._vq_kernels`), so an
-iteration costs a few distance evaluations per colour, not ``n_levels``.
+iteration costs a few distance evaluations per colour, not ``n_levels``; cells whose only
+candidate already holds all their colours are skipped.
+
+How exact: the result is a weighted k-means local minimum of the pixels' squared error,
+stopped after the last :data:`FINE_ITERATIONS` exact iterations. On the raccoon face at 256
+colours it is 37.59 dB, against 37.65 dB for scikit-learn's full KMeans over every distinct
+colour run to convergence (1.7 s) and 37.43 dB for libimagequant.
 
 ``strategy="median-cut"`` is Heckbert's median cut on the same histogram: split the box of
 largest squared error along its widest channel at the weighted median, palette = box means;
@@ -50,11 +61,17 @@ from ._validation import check_choice, check_n_levels
 from .errors import FewerLevelsWarning
 from .quantizer import code_dtype
 
-__all__ = ["STRATEGIES", "PaletteQuantizer", "colour_histogram", "fit_palette"]
+__all__ = [
+    "STRATEGIES",
+    "PaletteQuantizer",
+    "colour_histogram",
+    "fit_palette",
+    "png_palette_bytes",
+]
 
 STRATEGIES = ("kmeans", "median-cut")
 
-#: Bits per channel of the grid whose cells summarise the colours for the first Lloyd stage.
+#: Bits per channel of the finest grid whose cells summarise the colours (stages 2-4).
 COARSE_BITS = 6
 #: Lloyd iterations on the exact distinct colours after the cell stage.
 FINE_ITERATIONS = 4
@@ -62,6 +79,7 @@ FINE_ITERATIONS = 4
 TOLERANCE = 0.1
 _MAX_CELL_ITERATIONS = 100
 _TWO_STARTS_MAX = 128
+_REFINE_ITERATIONS = 20
 
 
 # ----------------------------------------------------------------------------------------------
@@ -338,7 +356,10 @@ def _fit_kmeans(h: _Histogram, k: int, rng: np.random.Generator) -> np.ndarray:
                 if sse < best_sse:
                     C, best_sse = C0, sse
         else:
-            C = _lloyd(cX, cw, grid, C, _MAX_CELL_ITERATIONS, tol, rng)
+            # Small palettes keep improving slowly (the face at 16 colours: 28.59 dB after 20
+            # iterations, 28.68 after 100); at 256 colours 20 iterations give the same PSNR.
+            max_iter = _MAX_CELL_ITERATIONS if k <= _TWO_STARTS_MAX else _REFINE_ITERATIONS
+            C = _lloyd(cX, cw, grid, C, max_iter, tol, rng)
     fine_iter = FINE_ITERATIONS
     if C is None:
         C = _pad4(K.split_tree(colours.astype(np.float64), w, k, False)[0])
@@ -371,9 +392,9 @@ def fit_palette(
 
     Parameters
     ----------
-    image : array_like of shape (..., 3) or (..., 4)
-        uint8 or uint16 colours, usually (height, width, channels). RGBA: alpha is quantized
-        jointly as a fourth coordinate (see the module docstring).
+    image : array_like of shape (height, width, 3) or (height, width, 4)
+        uint8 or uint16 RGB or RGBA. RGBA: alpha is quantized jointly as a fourth coordinate
+        (see the module docstring).
     n_levels : int
         Palette size, 2 to 65,536. When the image has fewer distinct colours, the palette is
         exactly those colours and a :class:`~vqimage.errors.FewerLevelsWarning` says so.
@@ -394,11 +415,11 @@ def fit_palette(
     proportional to the number of *distinct* colours ``m``: about ``m`` distance evaluations
     per Lloyd iteration thanks to grid candidate lists.
 
-    Exactness: the first Lloyd stage assigns 64-level grid cells (exact weights and means)
-    rather than single colours; the last :data:`FINE_ITERATIONS` iterations and the final
+    Exactness: the first Lloyd stages assign 32- and 64-level grid cells (exact weights and
+    means) rather than single colours; the last :data:`FINE_ITERATIONS` iterations and the final
     assignment use every distinct colour exactly. The result is a local minimum of the pixels'
-    squared error to within those final iterations (on the raccoon face at 256 colours, 0.1 dB
-    from full k-means run to convergence).
+    squared error to within those final iterations (on the raccoon face at 256 colours, 0.06 dB
+    below full k-means run to convergence).
 
     Examples
     --------
@@ -681,3 +702,41 @@ class PaletteQuantizer:
             return cls(d["codebook"], dtype=dtype, strategy=str(d.get("strategy", "custom")))
         except TypeError as exc:
             raise ValueError(str(exc)) from exc
+
+
+def png_palette_bytes(quantizer: PaletteQuantizer, codes: Any) -> bytes:
+    """An indexed (palette, mode "P") PNG of ``codes``: for tools that want one.
+
+    Needs an 8-bit palette of at most 256 colours; RGBA palettes keep their alpha (PNG tRNS).
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> q = PaletteQuantizer([[255, 0, 0], [0, 0, 255]], dtype="uint8")
+    >>> data = png_palette_bytes(q, np.array([[0, 1], [1, 1]], dtype=np.uint8))
+    >>> im = Image.open(io.BytesIO(data))
+    >>> im.mode, np.asarray(im.convert("RGB"))[0, 1].tolist()
+    ('P', [0, 0, 255])
+    """
+    import io
+
+    from PIL import Image
+
+    if getattr(quantizer, "kind", None) != "palette":
+        raise ValueError("an indexed PNG needs a palette quantizer (--mode palette)")
+    if quantizer.dtype != np.uint8 or quantizer.n_levels > 256:
+        raise ValueError(
+            f"an indexed PNG holds at most 256 8-bit colours; this palette has "
+            f"{quantizer.n_levels} {quantizer.dtype} colours"
+        )
+    c = np.asarray(codes)
+    if c.ndim != 2:
+        raise ValueError(f"codes must be a (height, width) array, got shape {c.shape}")
+    im = Image.fromarray(np.ascontiguousarray(c, dtype=np.uint8), mode="P")
+    book = quantizer.codebook.astype(np.uint8)
+    im.putpalette(book.tobytes(), rawmode="RGBA" if quantizer.channels == 4 else "RGB")
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()

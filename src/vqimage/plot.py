@@ -41,6 +41,7 @@ from .quantizer import Quantizer, fit
 __all__ = [
     "RD_LEVELS",
     "STRATEGIES",
+    "VECTOR_MODES",
     "RDPoint",
     "compare",
     "histogram_with_centers",
@@ -49,6 +50,7 @@ __all__ = [
     "memory_table",
     "rate_distortion",
     "rate_distortion_points",
+    "vector_modes",
     "write_demo_figures",
 ]
 
@@ -62,6 +64,12 @@ STRATEGY_COLORS = {
     "optimal": "tab:red",
 }
 STRATEGY_MARKERS = {"uniform": "s", "quantile": "D", "kmeans": "v", "optimal": "o"}
+# Vector quantizers, usable wherever a strategy is named in the rate–distortion functions:
+# ``palette`` (vqimage.fit_palette), ``channels`` (one optimal scalar quantizer per channel,
+# vqimage.channels.fit_channels) and ``blocks`` (2x2 pixel blocks, vqimage.fit_blocks).
+VECTOR_MODES = ("palette", "channels", "blocks")
+STRATEGY_COLORS.update({"palette": "tab:brown", "channels": "tab:pink", "blocks": "tab:purple"})
+STRATEGY_MARKERS.update({"palette": "P", "channels": "X", "blocks": "^"})
 LOSSLESS_MARKER = "*"
 CENTER_COLOR = "tab:orange"
 CODEBOOK_COLOR = "tab:green"
@@ -117,10 +125,33 @@ def _draw_histogram(ax: Any, a: np.ndarray, lo: float, hi: float, bins: int = 25
     ax.set_ylim(0, max(float(counts.max()), 1.0) * 1.05)
 
 
+def vector_modes(image: Any) -> tuple[str, ...]:
+    """The vector quantizers to compare on ``image``: ``blocks`` against the scalar levels of a
+    gray image, ``channels`` and ``palette`` for an 8/16-bit RGB(A) image, else none."""
+    a = np.asarray(image)
+    if a.ndim == 2:
+        return ("blocks",)
+    if _is_colour(a) and a.dtype in (np.uint8, np.uint16):
+        return ("channels", "palette")
+    return ()
+
+
 def _fit(image: np.ndarray, k: int, strategy: str) -> Quantizer:
     with warnings.catch_warnings():
         # Fewer levels than asked (few distinct values) is expected at the sweep's high end.
         warnings.simplefilter("ignore", FewerLevelsWarning)
+        if strategy == "palette":
+            from .palette import fit_palette
+
+            return fit_palette(image, k)  # type: ignore[return-value]
+        if strategy == "channels":
+            from .channels import fit_channels
+
+            return fit_channels(image, k)  # type: ignore[return-value]
+        if strategy == "blocks":
+            from .blocks import fit_blocks
+
+            return fit_blocks(image, k)  # type: ignore[return-value]
         return fit(image, k, strategy=strategy)
 
 
@@ -131,7 +162,7 @@ def _check_strategies(strategies: Any) -> tuple[str, ...]:
     if not out:
         raise ValueError("strategies is empty")
     for s in out:
-        check_choice(s, "strategy", STRATEGIES)
+        check_choice(s, "strategy", STRATEGIES + VECTOR_MODES)
     return out
 
 
@@ -227,7 +258,9 @@ class _Session:
 
         q = self.quantizer(strategy, k)
         codes = q.encode(self.image)
-        mse, psnr, ssim = self.quality(q.decode(codes))
+        # Block codebooks decode whole (edge-padded) blocks: crop to the image.
+        rec = q.decode(codes)[tuple(slice(0, n) for n in self.image.shape)]
+        mse, psnr, ssim = self.quality(rec)
         nbytes = len(compress(self.image, quantizer=q).tobytes())
         return RDPoint(strategy, k, q, mse, psnr, ssim, metrics.entropy(codes), nbytes,
                        nbytes * 8 / self.image.size)
@@ -798,7 +831,8 @@ def write_demo_figures(
          "memory.png")
     from .report import REPORT_RD_LEVELS
 
-    step("rate–distortion", rate_distortion(img, n_levels=REPORT_RD_LEVELS, cache=cache),
+    step("rate–distortion", rate_distortion(img, STRATEGIES + vector_modes(img),
+                                            n_levels=REPORT_RD_LEVELS, cache=cache),
          "rate_distortion.png")
 
     def report_progress(i: int, n: int, message: str) -> None:

@@ -37,6 +37,7 @@ from .plot import (
     _value_range,
     image_and_histogram,
     memory_footprint,
+    vector_modes,
 )
 
 __all__ = ["write_report"]
@@ -201,6 +202,17 @@ def _fmt_psnr(v: float) -> str:
     return "∞" if not math.isfinite(v) else f"{v:.2f}"
 
 
+def _vector_note(img: np.ndarray) -> str:
+    modes = vector_modes(img)
+    if modes == ("blocks",):
+        return (" blocks: vector quantization of 2x2 pixel blocks (vqimage.fit_blocks), one code"
+                " per block, against the scalar levels at equal bytes.")
+    if modes:
+        return (" palette: one code per pixel into a palette of colours (vqimage.fit_palette);"
+                " channels: each channel quantized on its own (optimal, one code per value).")
+    return ""
+
+
 def _write_atomic(path: Path, text: str) -> None:
     tmp = _temp_path(path)
     try:
@@ -285,7 +297,10 @@ def write_report(
         raise ValueError(f"directory {out.parent} does not exist")
     session = _session(img, cache)
     rd_levels = tuple(sorted(set(_check_levels(rd_levels)) | set(levels)))
-    total = 3 + len(strategies) * (len(levels) + len(rd_levels))
+    # The rate–distortion figure also compares the vector quantizers that fit the image
+    # (block VQ for gray, palette and per-channel for colour).
+    vector = tuple(v for v in vector_modes(img) if v not in strategies)
+    total = 3 + len(strategies) * (len(levels) + len(rd_levels)) + len(vector) * len(rd_levels)
     done = 0
 
     def tick(message: str, to: int | None = None) -> None:
@@ -300,10 +315,10 @@ def write_report(
     tick("original")
     # Every point first (several at a time): the table's levels are among the curve's.
     points = session.points(
-        [(s, k) for s in strategies for k in rd_levels],
+        [(s, k) for s in (*strategies, *vector) for k in rd_levels],
         lambda i, n, m: tick(f"measured {m}", to=1 + i),
     )
-    rd_uri = _figure_uri(_rate_distortion_figure(points, strategies), dpi=80)
+    rd_uri = _figure_uri(_rate_distortion_figure(points, (*strategies, *vector)), dpi=80)
     tick("rate–distortion figure")
 
     from concurrent.futures import ThreadPoolExecutor
@@ -503,7 +518,7 @@ chosen above are highlighted.</p>
 <h2>Rate–distortion</h2>
 <img src="{rd_uri}" alt="PSNR and SSIM against bits per pixel">
 <p class="note">Every strategy fitted at {e(", ".join(map(str, rd_levels)))} levels; each point
-is a real <code>.vqi</code> file.</p>
+is a real <code>.vqi</code> file.{e(_vector_note(img))}</p>
 
 <script type="application/json" id="vq-data">{blob}</script>
 <script>{_JS}</script>

@@ -134,7 +134,7 @@ def kmeans(
     >>> import numpy as np
     >>> x = np.array([0.0, 1.0, 2.0, 10.0, 11.0, 12.0])
     >>> kmeans(x, np.ones(6), 2).tolist()
-    [0.0, 6.5, 12.0]
+    [0.0, 6.0, 12.0]
     """
     if x[0] == x[-1]:
         return np.array([x[0], x[0]])
@@ -217,7 +217,7 @@ def optimal(x: np.ndarray, w: np.ndarray, n_levels: int) -> np.ndarray:
     >>> import numpy as np
     >>> x = np.array([0.0, 1.0, 5.0, 6.0, 20.0])
     >>> optimal(x, np.ones(5), 3).tolist()
-    [0.0, 3.0, 13.25, 20.0]
+    [0.0, 3.0, 12.75, 20.0]
     """
     m = x.size
     k = min(n_levels, m)
