@@ -165,6 +165,8 @@ def test_compress_errors():
         vqimage.compress(np.arange(10), codec="zip")
     with pytest.raises(ValueError, match="image is empty"):
         vqimage.compress(np.zeros((0, 3), dtype=np.uint8))
+    with pytest.raises(ValueError, match="image must have 1 to 32 dimensions, got 0"):
+        vqimage.compress(np.float32(3.0))
     with pytest.raises(TypeError, match="quantizer must be a fitted vqimage quantizer"):
         vqimage.compress(np.arange(10), quantizer="q")
     with pytest.raises(TypeError, match="load\\(\\) takes a path or bytes"):

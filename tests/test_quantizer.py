@@ -93,12 +93,40 @@ float_arrays = hnp.arrays(
 )
 
 
+def _kmeans_degenerate(data: np.ndarray, n: int) -> bool:
+    """Cases where scikit-learn's kmeans result is not a function of the values alone.
+
+    KMeans refuses fewer samples than clusters, and when a cluster empties it is re-seeded
+    with the farthest sample, chosen among equidistant samples by ``np.argpartition`` on the
+    samples in their original order, which a histogram does not keep.
+    """
+    x = np.unique(data.astype(np.float64))
+    if data.size < n or x.size < 2 * n:
+        return True
+    ue = np.linspace(x[0], x[-1], n + 1)
+    centers = (ue[1:] + ue[:-1]) / 2
+    for _ in range(300):
+        labels = np.argmin(np.abs(x[:, None] - centers[None, :]), axis=1)
+        counts = np.bincount(labels, minlength=n)
+        if (counts == 0).any():
+            return True
+        w = np.bincount(np.searchsorted(x, data.astype(np.float64)), minlength=x.size)
+        new = np.bincount(labels, weights=w * x, minlength=n) / np.bincount(
+            labels, weights=w, minlength=n)
+        if np.array_equal(new, centers):
+            return False
+        centers = new
+    return False
+
+
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=st.one_of(int_arrays, float_arrays), n=st.integers(2, 12),
        strategy=st.sampled_from(["uniform", "quantile", "kmeans"]))
 def test_matches_sklearn_generated(data, n, strategy):
     if np.ptp(data) == 0:
         return  # scikit-learn maps constant features to [-inf, inf]; covered separately
+    if strategy == "kmeans" and _kmeans_degenerate(data, n):
+        return  # see _kmeans_degenerate
     # scikit-learn's KMeans runs in float32 on float32 data; vqimage's Lloyd runs in float64,
     # so kmeans is compared with scikit-learn on the same values in float64.
     ref = data.astype(np.float64) if strategy == "kmeans" and data.dtype == np.float32 else data

@@ -134,7 +134,7 @@ class Codec:
         self.check_size(len(data), count, n)
         if n == 1:
             if any(data):
-                raise FormatError("the payload of a 1-level image must be zero bytes")
+                raise FormatError("the payload of a 1-level image must be all zero bytes")
             return np.zeros(dims, dtype=np.uint8)
         if count == 0:
             return np.zeros(dims, dtype=_code_dtype(n))

@@ -246,6 +246,10 @@ def compress(
                                 reconstruction=reconstruction, quantizer=quantizer,
                                 codec=codec, path=path)
     arr = check_data(image, "image")
+    if not 1 <= arr.ndim <= _format.MAX_NDIM:
+        raise ValueError(
+            f"image must have 1 to {_format.MAX_NDIM} dimensions, got {arr.ndim}"
+        )
     if quantizer is None:
         from .quantizer import fit
 
