@@ -142,14 +142,17 @@ def _kmeans1d_worker(data: np.ndarray, k: int, conn) -> None:  # runs in a child
 
 
 def _kmeans1d_capped(data: np.ndarray, k: int, limit: float):
-    """kmeans1d's time and labels, or None when it needs more than ``limit`` seconds."""
+    """kmeans1d's time and labels; None past ``limit`` seconds, "crashed" if it died."""
     import multiprocessing as mp
 
     ctx = mp.get_context("fork")
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_kmeans1d_worker, args=(data, k, child))
     proc.start()
-    result = parent.recv() if parent.poll(limit) else None
+    try:
+        result = parent.recv() if parent.poll(limit) else None
+    except EOFError:  # the child died: kmeans1d cannot allocate its k x n tables
+        result = "crashed"
     proc.kill()
     proc.join()
     return result
@@ -181,9 +184,10 @@ def bench_large(quick: bool, limit: float) -> list[str]:
             q = vqimage.fit(data, k)
             sse_vq = sse_with_means(data, q.encode(data))
             res = _kmeans1d_capped(data.ravel().astype(np.float64), k, limit)
-            if res is None:
-                out.append(row(name, k, fmt_ms(t_vq), f"> {limit:.0f} s (stopped)",
-                               f"> {limit / t_vq:.0f}x", "—"))
+            if res is None or res == "crashed":
+                what = f"> {limit:.0f} s (stopped)" if res is None else "crashed (bad_alloc)"
+                out.append(row(name, k, fmt_ms(t_vq), what, "—", "—"))
+                print(out[-1], flush=True)
                 continue
             t_km, clusters = res
             sse_km = sse_with_means(data, clusters)

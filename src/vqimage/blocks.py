@@ -13,16 +13,15 @@ blocks; :meth:`BlockQuantizer.decode` returns the padded image and callers crop 
 
 from __future__ import annotations
 
-import math
 import numbers
 import warnings
 from typing import Any
 
 import numpy as np
 
+from ._base import FrozenQuantizer
 from ._validation import check_choice, check_data, check_n_levels
 from .errors import FewerLevelsWarning
-from .quantizer import code_dtype
 
 __all__ = ["STRATEGIES", "BlockQuantizer", "fit_blocks"]
 
@@ -266,7 +265,7 @@ def fit_blocks(
     )
 
 
-class BlockQuantizer:
+class BlockQuantizer(FrozenQuantizer):
     """A codebook of pixel blocks; one code per block.
 
     Create one with :func:`fit_blocks` or :meth:`from_dict`. Immutable.
@@ -297,6 +296,7 @@ class BlockQuantizer:
     """
 
     __slots__ = ("_cache", "block", "channels", "codebook", "dtype", "strategy")
+    _STATE = ("codebook", "block", "channels", "dtype", "strategy")
 
     codebook: np.ndarray
     block: tuple[int, int]
@@ -347,18 +347,6 @@ class BlockQuantizer:
         set_(self, "strategy", str(strategy))
         set_(self, "_cache", {})
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("BlockQuantizer is immutable")
-
-    def __getstate__(self) -> dict[str, Any]:
-        return self.to_dict()
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        other = BlockQuantizer.from_dict(state)
-        for name in ("codebook", "block", "channels", "dtype", "strategy"):
-            object.__setattr__(self, name, getattr(other, name))
-        object.__setattr__(self, "_cache", {})
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, BlockQuantizer):
             return NotImplemented
@@ -369,8 +357,6 @@ class BlockQuantizer:
             and self.strategy == other.strategy
             and np.array_equal(self.codebook, other.codebook)
         )
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return (
@@ -387,15 +373,6 @@ class BlockQuantizer:
     @property
     def n_levels(self) -> int:
         return int(self.codebook.shape[0])
-
-    @property
-    def bits(self) -> int:
-        return math.ceil(math.log2(self.n_levels)) if self.n_levels > 1 else 0
-
-    @property
-    def code_dtype(self) -> np.dtype:
-        """dtype of the codes :meth:`encode` returns."""
-        return code_dtype(self.n_levels)
 
     def _check_shape(self, shape: tuple[int, ...]) -> None:
         want = 2 if self.channels is None else 3

@@ -7,13 +7,13 @@ pixel, where a palette of ``n_levels`` colours costs ``log2(n_levels)``.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import numpy as np
 
+from ._base import FrozenQuantizer
 from ._validation import check_data, check_n_levels
-from .quantizer import Quantizer, code_dtype, fit
+from .quantizer import Quantizer, fit
 
 __all__ = ["ChannelQuantizer", "fit_channels"]
 
@@ -55,7 +55,7 @@ def fit_channels(
     return ChannelQuantizer(qs)
 
 
-class ChannelQuantizer:
+class ChannelQuantizer(FrozenQuantizer):
     """One scalar :class:`~vqimage.Quantizer` per channel; one code per value.
 
     Parameters
@@ -65,6 +65,7 @@ class ChannelQuantizer:
     """
 
     __slots__ = ("quantizers",)
+    _STATE = ("quantizers",)
 
     quantizers: tuple[Quantizer, ...]
 
@@ -76,21 +77,10 @@ class ChannelQuantizer:
             raise ValueError("the channel quantizers have different dtypes")
         object.__setattr__(self, "quantizers", qs)
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("ChannelQuantizer is immutable")
-
-    def __getstate__(self) -> dict[str, Any]:
-        return self.to_dict()
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        object.__setattr__(self, "quantizers", ChannelQuantizer.from_dict(state).quantizers)
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ChannelQuantizer):
             return NotImplemented
         return self.quantizers == other.quantizers
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         levels = ", ".join(str(q.n_levels) for q in self.quantizers)
@@ -125,14 +115,6 @@ class ChannelQuantizer:
             book[c, : q.n_levels] = q.codebook
             book[c, q.n_levels :] = q.codebook[-1]
         return book
-
-    @property
-    def bits(self) -> int:
-        return math.ceil(math.log2(self.n_levels)) if self.n_levels > 1 else 0
-
-    @property
-    def code_dtype(self) -> np.dtype:
-        return code_dtype(self.n_levels)
 
     def code_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         shape = tuple(int(s) for s in shape)

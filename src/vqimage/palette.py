@@ -57,9 +57,9 @@ from typing import Any
 
 import numpy as np
 
+from ._base import FrozenQuantizer
 from ._validation import check_choice, check_n_levels
 from .errors import FewerLevelsWarning
-from .quantizer import code_dtype
 
 __all__ = [
     "STRATEGIES",
@@ -469,7 +469,7 @@ def fit_palette(
 # ----------------------------------------------------------------------------------------------
 
 
-class PaletteQuantizer:
+class PaletteQuantizer(FrozenQuantizer):
     """A palette: ``n_levels`` colours; codes are indices into it.
 
     Create one with :func:`fit_palette` or from an explicit list of colours. Immutable.
@@ -504,6 +504,7 @@ class PaletteQuantizer:
     """
 
     __slots__ = ("_cache", "codebook", "dtype", "strategy")
+    _STATE = ("codebook", "dtype", "strategy")
 
     codebook: np.ndarray
     dtype: np.dtype
@@ -533,18 +534,6 @@ class PaletteQuantizer:
         set_(self, "strategy", str(strategy))
         set_(self, "_cache", {})
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("PaletteQuantizer is immutable")
-
-    def __getstate__(self) -> dict[str, Any]:
-        return self.to_dict()
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        other = PaletteQuantizer.from_dict(state)
-        for name in ("codebook", "dtype", "strategy"):
-            object.__setattr__(self, name, getattr(other, name))
-        object.__setattr__(self, "_cache", {})
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, PaletteQuantizer):
             return NotImplemented
@@ -553,8 +542,6 @@ class PaletteQuantizer:
             and self.strategy == other.strategy
             and np.array_equal(self.codebook, other.codebook)
         )
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         return (
@@ -575,15 +562,6 @@ class PaletteQuantizer:
     @property
     def channels(self) -> int:
         return int(self.codebook.shape[1])
-
-    @property
-    def bits(self) -> int:
-        return math.ceil(math.log2(self.n_levels)) if self.n_levels > 1 else 0
-
-    @property
-    def code_dtype(self) -> np.dtype:
-        """dtype of the codes :meth:`encode` returns."""
-        return code_dtype(self.n_levels)
 
     @property
     def _nbits(self) -> int:

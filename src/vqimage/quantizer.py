@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import math
 import warnings
 from typing import Any
 
 import numpy as np
 
 from . import strategies as _strategies
+from ._base import FrozenQuantizer, code_dtype
 from ._validation import check_choice, check_data, check_n_levels, check_sample_weight
 from .errors import FewerLevelsWarning
 from .histogram import Histogram, _histogram
@@ -17,11 +17,6 @@ __all__ = ["RECONSTRUCTIONS", "Quantizer", "code_dtype", "fit", "fit_histogram"]
 
 RECONSTRUCTIONS = ("centroid", "midpoint")
 _LUT_KINDS = {"u1", "i1", "u2", "i2"}
-
-
-def code_dtype(n_levels: int) -> np.dtype:
-    """Smallest unsigned dtype that holds codes ``0 .. n_levels - 1``."""
-    return np.dtype(np.uint8) if n_levels <= 256 else np.dtype(np.uint16)
 
 
 def _lut_key(dt: np.dtype) -> str:
@@ -33,7 +28,7 @@ def _is_dask(x: Any) -> bool:
     return type(x).__module__.split(".", 1)[0] == "dask"
 
 
-class Quantizer:
+class Quantizer(FrozenQuantizer):
     """A fitted scalar quantizer with ``n_levels`` bins.
 
     Create one with :func:`fit` (or :func:`fit_histogram`, or :meth:`from_dict`). It is
@@ -75,6 +70,7 @@ class Quantizer:
     """
 
     __slots__ = ("_cache", "codebook", "dtype", "edges", "reconstruction", "strategy")
+    _STATE = ("edges", "codebook", "dtype", "strategy", "reconstruction")
 
     edges: np.ndarray
     codebook: np.ndarray
@@ -116,18 +112,6 @@ class Quantizer:
         set_(self, "reconstruction", str(reconstruction))
         set_(self, "_cache", {})
 
-    def __setattr__(self, name: str, value: Any) -> None:
-        raise AttributeError("Quantizer is immutable")
-
-    def __getstate__(self) -> dict[str, Any]:
-        return self.to_dict()
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        other = Quantizer.from_dict(state)
-        for name in ("edges", "codebook", "dtype", "strategy", "reconstruction"):
-            object.__setattr__(self, name, getattr(other, name))
-        object.__setattr__(self, "_cache", {})
-
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Quantizer):
             return NotImplemented
@@ -138,8 +122,6 @@ class Quantizer:
             and np.array_equal(self.edges, other.edges)
             and np.array_equal(self.codebook, other.codebook)
         )
-
-    __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
         with np.printoptions(precision=4, suppress=True, threshold=12, edgeitems=3):
@@ -164,15 +146,6 @@ class Quantizer:
         c = (self.edges[1:] + self.edges[:-1]) * 0.5
         c.flags.writeable = False
         return c
-
-    @property
-    def bits(self) -> int:
-        return math.ceil(math.log2(self.n_levels)) if self.n_levels > 1 else 0
-
-    @property
-    def code_dtype(self) -> np.dtype:
-        """dtype of the codes :meth:`encode` returns."""
-        return code_dtype(self.n_levels)
 
     def code_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
         """Shape of the codes for data of ``shape`` (the same shape: one code per value)."""
