@@ -17,6 +17,7 @@ from PIL import Image
 
 import vqimage
 from vqimage import plot
+from vqimage.demo import memory_sizes
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_UNIFORM_CENTERS = [15.625, 46.875, 78.125, 109.375, 140.625, 171.875, 203.125, 234.375]
@@ -228,15 +229,17 @@ def test_compare_rows(small):
 
 def test_memory_footprint_is_the_seeds_story(face):
     q = vqimage.fit(face, 8, strategy="kmeans")
-    rows = dict(plot.memory_footprint(face, q))
+    rows = dict(memory_sizes(face, q))
     n = face.size
     assert rows["image as loaded (uint8)"] == 786_432
     assert rows["codes as float64 (KBinsDiscretizer)"] == 6_291_456  # the seed's 8x surprise
     assert rows["codes as uint8"] == n
     assert rows["codes packed in 3 bits"] == n * 3 // 8
-    assert rows[".vqi file"] == len(vqimage.compress(face, quantizer=q).tobytes())
-    png = rows["PNG palette (Pillow, optimize=True)"]
-    assert rows[".vqi file"] < png < n
+    ci = vqimage.compress(face, quantizer=q)
+    vqi = rows[f".vqi file (codec {ci.codec})"]
+    assert vqi == len(ci.tobytes())
+    png = rows["PNG of the quantized image (palette)"]
+    assert vqi < png < n
     fig = plot.memory_table(face, q)
     texts = [c.get_text().get_text() for c in fig.axes[0].tables[0].get_celld().values()]
     assert "6,291,456" in texts and "8.000" in texts and "0.375" in texts
@@ -244,8 +247,8 @@ def test_memory_footprint_is_the_seeds_story(face):
 
 def test_memory_footprint_png_not_applicable_for_colour(face_rgb):
     img = face_rgb[::8, ::8]
-    rows = dict(plot.memory_footprint(img, vqimage.fit(img, 4)))
-    assert rows["PNG palette (Pillow, optimize=True)"] is None
+    rows = dict(memory_sizes(img, vqimage.fit(img, 4)))
+    assert rows["PNG of the quantized image (palette)"] is None
     texts = [c.get_text().get_text()
              for c in plot.memory_table(img, vqimage.fit(img, 4)).axes[0].tables[0]
              .get_celld().values()]

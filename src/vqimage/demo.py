@@ -77,6 +77,7 @@ def memory_sizes(
     *,
     vqi_bytes: int | None = None,
     codec: str | None = None,
+    png: bool = True,
 ) -> list[tuple[str, int | None]]:
     """Bytes of every way to hold ``image`` quantized by ``quantizer``: the seed's question.
 
@@ -85,7 +86,8 @@ def memory_sizes(
     ``quantizer.bits`` bits each; the ``.vqi`` file (:func:`vqimage.compress`, measured unless
     ``vqi_bytes`` is given); a PNG of the quantized image (8-bit palette PNG of the codes,
     Pillow ``optimize=True``; ``None`` above 256 levels or for colour); a PNG of the original
-    (Pillow, lossless; ``None`` when PNG cannot hold the image).
+    (Pillow, lossless; ``None`` when PNG cannot hold the image). ``png=False`` skips the two
+    PNG rows (their bytes are ``None``), the slowest to measure.
 
     Examples
     --------
@@ -112,12 +114,15 @@ def memory_sizes(
         (f"codes as {codes.dtype}", int(codes.nbytes)),
         (f"codes packed in {bits} bit{'s' if bits != 1 else ''}", (n * bits + 7) // 8),
         (f".vqi file{f' (codec {codec})' if codec else ''}", int(vqi_bytes)),
-        ("PNG of the quantized image (palette)", _palette_png_bytes(codes, quantizer)),
-        ("PNG of the original (lossless)", _png_bytes(img)),
+        ("PNG of the quantized image (palette)",
+         palette_png_bytes(codes, quantizer) if png else None),
+        ("PNG of the original (lossless)", _png_bytes(img) if png else None),
     ]
 
 
-def _palette_png_bytes(codes: np.ndarray, quantizer: Any) -> int | None:
+def palette_png_bytes(codes: np.ndarray, quantizer: Any) -> int | None:
+    """Bytes of the codes saved as a palette PNG (Pillow, ``optimize=True``); ``None`` when a
+    palette PNG cannot hold them (not 2-D, or more than 256 levels)."""
     if codes.ndim != 2 or quantizer.n_levels > 256:
         return None
     import io

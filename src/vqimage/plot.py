@@ -34,6 +34,7 @@ from matplotlib.transforms import blended_transform_factory
 
 from . import metrics
 from ._validation import check_choice, check_data, check_n_levels
+from .demo import memory_sizes
 from .errors import FewerLevelsWarning
 from .histogram import histogram
 from .quantizer import Quantizer, fit
@@ -46,7 +47,6 @@ __all__ = [
     "compare",
     "histogram_with_centers",
     "image_and_histogram",
-    "memory_footprint",
     "memory_table",
     "rate_distortion",
     "rate_distortion_points",
@@ -628,79 +628,8 @@ def compare(
 
 
 # -- the memory discussion -------------------------------------------------------------------
-def _png_palette_nbytes(codes: np.ndarray, quantizer: Any) -> int | None:
-    """Size of the codes saved as a palette PNG by Pillow with ``optimize=True``."""
-    if codes.ndim != 2 or quantizer.n_levels > 256:
-        return None
-    import io
-
-    from PIL import Image
-
-    pil = Image.frombytes("P", (codes.shape[1], codes.shape[0]), codes.astype(np.uint8).tobytes())
-    book = np.asarray(quantizer.codebook, dtype=np.float64)
-    lo, hi = float(book.min()), float(book.max())
-    gray = np.zeros(book.shape) if hi == lo else (book - lo) * (255.0 / (hi - lo))
-    pil.putpalette(np.repeat(np.rint(gray).astype(np.uint8), 3).tolist())
-    buf = io.BytesIO()
-    pil.save(buf, format="PNG", optimize=True)
-    return buf.tell()
-
-
-def memory_footprint(
-    image: Any, quantizer: Any, *, vqi_bytes: int | None = None, png: bool = True
-) -> list[tuple[str, int | None]]:
-    """The seed's memory question answered: bytes of each way to hold the quantized image.
-
-    Rows: the image as loaded, the codes as float64 (what ``KBinsDiscretizer`` returns), the
-    codes in the smallest integer dtype, the codes packed in ``quantizer.bits`` bits, the
-    ``.vqi`` file, and a palette PNG (Pillow, ``optimize=True``; ``None`` when not applicable:
-    colour data or more than 256 levels).
-
-    Parameters
-    ----------
-    image : array_like
-    quantizer : Quantizer
-        Fitted to ``image``.
-    vqi_bytes : int, optional
-        Size of the ``.vqi`` file if already known; otherwise :func:`vqimage.compress` runs.
-    png : bool
-        Measure the PNG (the slowest row); ``False`` gives ``None``.
-
-    Returns
-    -------
-    list of (label, bytes)
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> import vqimage
-    >>> img = np.arange(4096).reshape(64, 64).astype(np.uint8)
-    >>> rows = memory_footprint(img, vqimage.fit(img, 8, strategy="kmeans"))
-    >>> [(label, b) for label, b in rows[:4]]  # doctest: +NORMALIZE_WHITESPACE
-    [('image as loaded (uint8)', 4096), ('codes as float64 (KBinsDiscretizer)', 32768),
-     ('codes as uint8', 4096), ('codes packed in 3 bits', 1536)]
-    """
-    img = check_data(image, "image")
-    codes = quantizer.encode(img)
-    n = codes.size
-    if vqi_bytes is None:
-        from .compressed import compress
-
-        vqi_bytes = len(compress(img, quantizer=quantizer).tobytes())
-    bits = quantizer.bits
-    return [
-        (f"image as loaded ({img.dtype})", int(img.nbytes)),
-        ("codes as float64 (KBinsDiscretizer)", n * 8),
-        (f"codes as {codes.dtype}", int(codes.nbytes)),
-        (f"codes packed in {bits} bit{'s' if bits != 1 else ''}", (n * bits + 7) // 8),
-        (".vqi file", int(vqi_bytes)),
-        ("PNG palette (Pillow, optimize=True)", _png_palette_nbytes(codes, quantizer) if png
-         else None),
-    ]
-
-
 def memory_table(image: Any, quantizer: Any, *, vqi_bytes: int | None = None) -> Figure:
-    """:func:`memory_footprint` drawn as a table: bytes, bits per pixel, ratio to the image.
+    """:func:`vqimage.demo.memory_sizes` as a table: bytes, bits per pixel, ratio to the image.
 
     Returns
     -------
@@ -708,7 +637,7 @@ def memory_table(image: Any, quantizer: Any, *, vqi_bytes: int | None = None) ->
         One axes holding the table.
     """
     img = _check_image(image)
-    rows = memory_footprint(img, quantizer, vqi_bytes=vqi_bytes)
+    rows = memory_sizes(img, quantizer, vqi_bytes=vqi_bytes)
     raw = img.nbytes
     cells = [
         [label, f"{b:,}", f"{b * 8 / img.size:.3f}", f"{b / raw:.3f}"] if b is not None

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from . import __version__
+from .demo import memory_sizes, palette_png_bytes
 from .histogram import histogram
 from .plot import (
     RD_LEVELS,
@@ -30,13 +31,11 @@ from .plot import (
     _check_levels,
     _check_strategies,
     _is_colour,
-    _png_palette_nbytes,
     _rate_distortion_figure,
     _session,
     _temp_path,
     _value_range,
     image_and_histogram,
-    memory_footprint,
     vector_modes,
 )
 
@@ -341,8 +340,8 @@ def write_report(
             vmax = max(max(float(np.abs(e).max()) for *_, e in per), 1e-12)
             for s, pt, rec, err in per:
                 q = pt.quantizer
-                foot = memory_footprint(img, q, vqi_bytes=pt.vqi_bytes, png=False)
-                png = pool.submit(_png_palette_nbytes, q.encode(img), q)
+                foot = memory_sizes(img, q, vqi_bytes=pt.vqi_bytes, png=False)[:-1]
+                png = pool.submit(palette_png_bytes, q.encode(img), q)
                 rows.append((s, k, pt, foot, png))
                 views[s].append({
                     "render": _png_uri(_rendering(rec, lo, hi)),
