@@ -39,7 +39,19 @@ class FrozenQuantizer:
         if "_cache" in type(self).__slots__:
             object.__setattr__(self, "_cache", {})
 
+    def __eq__(self, other: object) -> bool:
+        # Two quantizers are equal when they describe the same mapping: same family, same
+        # serialised parameters (to_dict holds every field, codebooks at full precision).
+        if type(other) is not type(self):
+            return NotImplemented
+        return bool(self.to_dict() == other.to_dict())  # type: ignore[attr-defined]
+
     __hash__ = None  # type: ignore[assignment]
+
+    @property
+    def n_levels(self) -> int:
+        """Size of the codebook (its first axis)."""
+        return len(self.codebook)  # type: ignore[attr-defined]
 
     @property
     def bits(self) -> int:

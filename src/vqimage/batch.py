@@ -416,7 +416,7 @@ def compress_file(job: Job, options: CompressOptions) -> FileResult:
     src, dst = Path(job.src), Path(job.dst)
     res = FileResult(str(src), str(dst), "failed")
     try:
-        if _same_file(src, dst):
+        if same_file(src, dst):
             raise ValueError(f"output {dst} is the input file; choose another output")
         if not options.overwrite and (dst.exists() or dst.is_symlink()):
             res.status = "skipped"
@@ -460,7 +460,7 @@ def _image_psnr(image: np.ndarray, q: Any, ci: Any) -> float:
     return metrics.psnr(rec, image, **kw)
 
 
-def _same_file(a: Path, b: Path) -> bool:
+def same_file(a: Path, b: Path) -> bool:
     try:
         if a.exists() and b.exists():
             return os.path.samefile(a, b)
@@ -641,7 +641,7 @@ def _shared_fit(
     todo = []
     for i, job in enumerate(jobs):
         if not options.overwrite and (job.dst.exists() or job.dst.is_symlink()) and not (
-            _same_file(job.src, job.dst)
+            same_file(job.src, job.dst)
         ):
             results[i] = FileResult(str(job.src), str(job.dst), "skipped",
                                     "output exists (--force replaces it)")

@@ -347,17 +347,6 @@ class BlockQuantizer(FrozenQuantizer):
         set_(self, "strategy", str(strategy))
         set_(self, "_cache", {})
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, BlockQuantizer):
-            return NotImplemented
-        return (
-            self.dtype == other.dtype
-            and self.block == other.block
-            and self.channels == other.channels
-            and self.strategy == other.strategy
-            and np.array_equal(self.codebook, other.codebook)
-        )
-
     def __repr__(self) -> str:
         return (
             f"BlockQuantizer(strategy={self.strategy!r}, n_levels={self.n_levels}, "
@@ -369,10 +358,6 @@ class BlockQuantizer(FrozenQuantizer):
     def kind(self) -> str:
         """``"blocks"``: the quantizer family, as stored in ``to_dict()``."""
         return "blocks"
-
-    @property
-    def n_levels(self) -> int:
-        return int(self.codebook.shape[0])
 
     def _check_shape(self, shape: tuple[int, ...]) -> None:
         want = 2 if self.channels is None else 3

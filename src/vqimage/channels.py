@@ -77,11 +77,6 @@ class ChannelQuantizer(FrozenQuantizer):
             raise ValueError("the channel quantizers have different dtypes")
         object.__setattr__(self, "quantizers", qs)
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, ChannelQuantizer):
-            return NotImplemented
-        return self.quantizers == other.quantizers
-
     def __repr__(self) -> str:
         levels = ", ".join(str(q.n_levels) for q in self.quantizers)
         return f"ChannelQuantizer(n_levels=[{levels}], strategy={self.strategy!r})"

@@ -138,19 +138,12 @@ def main() -> None:
 # -- helpers ------------------------------------------------------------------------------
 
 
-def _same_file(a: Path, b: Path) -> bool:
-    try:
-        if a.exists() and b.exists():
-            return os.path.samefile(a, b)
-    except OSError:
-        pass
-    return a.resolve() == b.resolve()
-
-
 def _check_output(output: Path, inputs: Sequence[Path], force: bool, *, param: str = "-o") -> None:
     """Refuse an output that is an input (usage error) or exists without --force (failure)."""
+    from .batch import same_file
+
     for src in inputs:
-        if _same_file(src, output):
+        if same_file(src, output):
             raise click.UsageError(f"{param} {output} is the input file; choose another output")
     if output.is_dir():
         raise CLIError(f"{output}: is a directory; give a file name")

@@ -534,15 +534,6 @@ class PaletteQuantizer(FrozenQuantizer):
         set_(self, "strategy", str(strategy))
         set_(self, "_cache", {})
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, PaletteQuantizer):
-            return NotImplemented
-        return (
-            self.dtype == other.dtype
-            and self.strategy == other.strategy
-            and np.array_equal(self.codebook, other.codebook)
-        )
-
     def __repr__(self) -> str:
         return (
             f"PaletteQuantizer(strategy={self.strategy!r}, n_levels={self.n_levels}, "
@@ -554,10 +545,6 @@ class PaletteQuantizer(FrozenQuantizer):
     def kind(self) -> str:
         """``"palette"``: the quantizer family, as stored in ``to_dict()``."""
         return "palette"
-
-    @property
-    def n_levels(self) -> int:
-        return int(self.codebook.shape[0])
 
     @property
     def channels(self) -> int:

@@ -112,17 +112,6 @@ class Quantizer(FrozenQuantizer):
         set_(self, "reconstruction", str(reconstruction))
         set_(self, "_cache", {})
 
-    def __eq__(self, other: object) -> bool:
-        if not isinstance(other, Quantizer):
-            return NotImplemented
-        return (
-            self.dtype == other.dtype
-            and self.strategy == other.strategy
-            and self.reconstruction == other.reconstruction
-            and np.array_equal(self.edges, other.edges)
-            and np.array_equal(self.codebook, other.codebook)
-        )
-
     def __repr__(self) -> str:
         with np.printoptions(precision=4, suppress=True, threshold=12, edgeitems=3):
             book = np.array2string(self.codebook, separator=", ")
@@ -136,10 +125,6 @@ class Quantizer(FrozenQuantizer):
     def kind(self) -> str:
         """``"scalar"``: the quantizer family, as stored in ``to_dict()``."""
         return "scalar"
-
-    @property
-    def n_levels(self) -> int:
-        return int(self.codebook.size)
 
     @property
     def centers(self) -> np.ndarray:
