@@ -15,6 +15,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hypothesis import settings
+
+# CI runs the property tests with a fixed seed so that a green build stays green; locally they
+# explore new examples on every run.
+settings.register_profile("ci", derandomize=True, deadline=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parents[1]
 FACE_SRC = Path(os.environ.get("VQIMAGE_FACE_DAT", ROOT.parent / "shared" / "data" / "face.dat"))

@@ -18,6 +18,8 @@ __all__ = ["Histogram", "histogram"]
 # Integer data whose value range is at most this wide is counted with bincount (O(n)) rather
 # than sorted (O(n log n)).
 _DENSE_RANGE = 1 << 22
+# Elements counted per bincount call for large 8/16-bit arrays.
+_BLOCK = 1 << 20
 
 
 @dataclass(frozen=True, eq=False)
@@ -102,7 +104,14 @@ def _histogram(arr: np.ndarray, w: np.ndarray | None) -> Histogram:
     if dt.kind in "ui" and dt.itemsize <= 2:
         nbins = 1 << (8 * dt.itemsize)
         unsigned = flat.view(np.dtype(f"u{dt.itemsize}")) if dt.kind == "i" else flat
-        counts = np.bincount(unsigned, weights=w, minlength=nbins)
+        if w is None and unsigned.size > _BLOCK:
+            # bincount casts its input to intp: in blocks, that temporary stays small (a 100
+            # Mpixel image would otherwise need 800 MB for it).
+            counts = np.zeros(nbins, dtype=np.int64)
+            for start in range(0, unsigned.size, _BLOCK):
+                counts += np.bincount(unsigned[start : start + _BLOCK], minlength=nbins)
+        else:
+            counts = np.bincount(unsigned, weights=w, minlength=nbins)
         idx = np.flatnonzero(counts)
         if dt.kind == "i":
             # The unsigned view puts negative values above the positive ones: reorder.

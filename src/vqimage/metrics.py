@@ -42,7 +42,8 @@ def mse(image: Any, reference: Any) -> float:
     step = 1 << 22
     for start in range(0, fx.size, step):
         d = fx[start : start + step].astype(np.float64) - fy[start : start + step]
-        total += float(np.dot(d, d))
+        # einsum, not BLAS dot: no hidden threads in a process pool's workers
+        total += float(np.einsum("i,i->", d, d))
     return total / fx.size
 
 
