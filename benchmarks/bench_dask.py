@@ -156,7 +156,7 @@ def time_batches(src: Path, out: Path, *, dask_cluster: bool) -> dict[int, float
     import contextlib
     import logging
 
-    from vqimage.batch import CompressOptions, compress_batch, plan_jobs
+    from vqimage.cli.batch import CompressOptions, compress_batch, plan_jobs
 
     jobs = plan_jobs(sorted(src.glob("*.png")), out)
     options = CompressOptions(n_levels=8)

@@ -37,8 +37,8 @@ from _common import machine, offline_face_cache
 offline_face_cache()
 
 import vqimage  # noqa: E402
+from vqimage.core.metrics import psnr  # noqa: E402
 from vqimage.data import sample  # noqa: E402
-from vqimage.metrics import psnr  # noqa: E402
 
 IMAGES = ("face", "astronaut", "coffee", "chelsea")
 LEVELS = (16, 64, 256)
@@ -173,7 +173,7 @@ def main(argv: list[str]) -> None:
 
 
 def rd_tables() -> None:
-    from vqimage import plot
+    from vqimage.viz import plot
 
     cases = [
         ("raccoon face, gray", sample("face", gray=True), "optimal", "blocks",

@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 import vqimage
-from vqimage.blocks import BlockQuantizer, fit_blocks
+from vqimage.core.metrics import psnr
 from vqimage.data import sample
 from vqimage.errors import FewerLevelsWarning
-from vqimage.metrics import psnr
+from vqimage.vq.blocks import BlockQuantizer, fit_blocks
 
 
 @pytest.fixture(scope="module")
@@ -230,7 +230,7 @@ def test_cli_blocks_mode(crop, tmp_path):
 
 
 def test_rate_distortion_includes_block_vq(crop):
-    from vqimage import plot
+    from vqimage.viz import plot
 
     assert plot.vector_modes(crop) == ("blocks",)
     pts = plot.rate_distortion_points(crop, ("optimal", "blocks"), (2, 4, 8, 16, 64))

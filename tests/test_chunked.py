@@ -15,8 +15,8 @@ from vqimage.errors import FormatError
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")
 
-from vqimage import chunked  # noqa: E402
-from vqimage.chunked import MAGIC, ChunkedImage  # noqa: E402
+from vqimage.vqi import chunked  # noqa: E402
+from vqimage.vqi.chunked import MAGIC, ChunkedImage  # noqa: E402
 
 CHUNKS = ((300, 300, 168), (400, 400, 224))
 
@@ -89,7 +89,7 @@ def test_codecs_and_dtypes(tmp_path, face):
 
 
 def test_palette_quantizer(tmp_path, face_rgb):
-    from vqimage.palette import PaletteQuantizer
+    from vqimage.vq.palette import PaletteQuantizer
 
     rgb = np.ascontiguousarray(face_rgb[::8, ::8])
     greys = np.linspace(0, 255, 6).round()
@@ -114,7 +114,7 @@ def test_no_overwrite_and_save(written, tmp_path, face):
     assert copy.read_bytes() == before
     with pytest.raises(FileExistsError):
         ci.save(copy)
-    again = chunked.compress_chunked(x, 4, codec="packed", path=copy, overwrite=True)
+    again = vqimage.dask.compress(x, 4, codec="packed", path=copy, overwrite=True)
     assert again.quantizer.n_levels == 4 and vqimage.load(copy).chunks == x.chunks
 
 

@@ -19,7 +19,7 @@ from click.testing import CliRunner
 
 import vqimage
 from vqimage.cli import main
-from vqimage.histogram import histogram
+from vqimage.core.histogram import histogram
 from vqimage.io import read_image, write_image
 
 SCRIPT = shutil.which("vqimage")
@@ -362,8 +362,8 @@ def test_progress_bar_on_a_terminal(images, tmp_path):
 
 
 def test_demo_sizes_are_the_real_ones(face):
-    from vqimage.demo import memory_sizes
     from vqimage.io import encode_image
+    from vqimage.viz.demo import memory_sizes
 
     q = vqimage.fit(face, 8, strategy="kmeans")
     ci = vqimage.compress(face, quantizer=q)
@@ -396,7 +396,7 @@ def test_demo_output_directory_is_wired_to_the_figures(tmp_path, monkeypatch, ca
     tests check); run in process with the drawing replaced, as it takes a while."""
     import vqimage.cli
     import vqimage.data
-    import vqimage.plot
+    import vqimage.viz.plot
 
     calls = []
 
@@ -433,7 +433,7 @@ def _die_always(i: int) -> int:
 
 
 def test_a_killed_worker_is_retried_then_reported(tmp_path):
-    from vqimage.batch import run_jobs
+    from vqimage.cli.batch import run_jobs
 
     marker = str(tmp_path / "marker")
     assert run_jobs(_die_once, [(marker, i) for i in range(4)], max_workers=2) == [0, 10, 20, 30]

@@ -11,19 +11,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vqimage
-from vqimage.codecs import (
-    CODECS,
-    CONTEXT_MAX_RATIO,
-    LZMA_MAX_RATIO,
-    ZERO_RUN,
-    codec_from_id,
-    encode_best,
-    get_codec,
-    plane_view,
-)
+from vqimage.codecs import CODECS, codec_from_id, encode_best, get_codec
+from vqimage.codecs.base import ZERO_RUN
+from vqimage.codecs.context import CONTEXT_MAX_RATIO, plane_view
+from vqimage.codecs.lzma import LZMA_MAX_RATIO
 from vqimage.errors import FormatError
 
-NAMES = ("packed", "lzma", "context")
+NAMES = tuple(CODECS)
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +212,7 @@ def test_import_stays_light():
         "import sys, numpy as np, vqimage\n"
         "c = vqimage.compress(np.arange(100, dtype=np.uint8), 4, codec='packed')\n"
         "vqimage.load(c.tobytes()).decompress()\n"
-        "heavy = {'numba', 'constriction', 'matplotlib', 'vqimage._contextcoder'}\n"
+        "heavy = {'numba', 'constriction', 'matplotlib', 'vqimage.codecs._context_kernel'}\n"
         "heavy &= set(sys.modules)\n"
         "assert not heavy, heavy\n"
     )

@@ -19,7 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import vqimage
-from vqimage import metrics
+from vqimage.core import metrics
 
 da = pytest.importorskip("dask.array")
 dask = pytest.importorskip("dask")

@@ -10,7 +10,7 @@ import sys
 import numpy as np
 
 from vqimage.data import default_image
-from vqimage.demo import format_walkthrough, walkthrough
+from vqimage.viz.demo import format_walkthrough, walkthrough
 
 
 def test_default_image_is_the_face_offline(face):

@@ -19,8 +19,8 @@ from hypothesis.extra import numpy as hnp
 
 import vqimage
 from vqimage import FormatError
-from vqimage.compressed import CompressedImage
-from vqimage.format import FIXED_SIZE, MAGIC, VERSION, read
+from vqimage.vqi.compressed import CompressedImage
+from vqimage.vqi.format import FIXED_SIZE, MAGIC, VERSION, read
 
 DATA = Path(__file__).resolve().parent / "data"
 CODECS = ("packed", "lzma", "context", "auto")

@@ -13,7 +13,7 @@ from scipy.stats import entropy as scipy_entropy
 from skimage.metrics import structural_similarity
 
 import vqimage
-from vqimage import metrics
+from vqimage.core import metrics
 
 INT_DTYPES = [np.int8, np.uint8, np.int16, np.uint16, np.int32, np.uint32, np.int64, np.uint64]
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from vqimage.packing import pack, packed_size, unpack
+from vqimage.codecs.packing import pack, packed_size, unpack
 
 
 def reference_pack(codes: np.ndarray, bits: int) -> bytes:

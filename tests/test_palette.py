@@ -11,11 +11,11 @@ import pytest
 from PIL import Image
 
 import vqimage
+from vqimage.core.metrics import psnr
 from vqimage.data import sample
-from vqimage.dither import dither
 from vqimage.errors import FewerLevelsWarning
-from vqimage.metrics import psnr
-from vqimage.palette import PaletteQuantizer, colour_histogram, fit_palette
+from vqimage.vq.dither import dither
+from vqimage.vq.palette import PaletteQuantizer, colour_histogram, fit_palette
 
 
 @pytest.fixture(scope="module")
@@ -415,8 +415,8 @@ def test_cli_default_palette_has_256_colours_and_dither(chelsea, tmp_path):
 
 
 def test_cli_channels_and_gray_modes(chelsea, tmp_path):
-    from vqimage.channels import ChannelQuantizer
     from vqimage.io import write_image
+    from vqimage.vq.channels import ChannelQuantizer
 
     write_image(tmp_path / "cat.png", chelsea)
     r = _cli("compress", tmp_path / "cat.png", "-o", tmp_path / "c.vqi", "--mode", "channels",
@@ -464,7 +464,7 @@ def test_cli_vector_mode_errors(chelsea, face, tmp_path):
 
 
 def test_rate_distortion_compares_palette_and_channels(chelsea):
-    from vqimage import plot
+    from vqimage.viz import plot
 
     img = np.ascontiguousarray(chelsea[::2, ::2])
     assert plot.vector_modes(img) == ("channels", "palette")

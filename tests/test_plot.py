@@ -16,8 +16,8 @@ from matplotlib.lines import Line2D
 from PIL import Image
 
 import vqimage
-from vqimage import plot
-from vqimage.demo import memory_sizes
+from vqimage.viz import plot
+from vqimage.viz.demo import memory_sizes
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED_UNIFORM_CENTERS = [15.625, 46.875, 78.125, 109.375, 140.625, 171.875, 203.125, 234.375]

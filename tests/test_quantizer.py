@@ -15,7 +15,7 @@ from hypothesis.extra import numpy as hnp
 
 import vqimage
 from vqimage import FewerLevelsWarning, Quantizer
-from vqimage.strategies import optimal_partition
+from vqimage.core.strategies import optimal_partition
 
 STRATS = ("uniform", "quantile", "kmeans", "optimal")
 SEED_UNIFORM_CENTERS = [15.625, 46.875, 78.125, 109.375, 140.625, 171.875, 203.125, 234.375]
@@ -198,8 +198,8 @@ def test_optimal_equals_brute_force(values, weights, data):
 
 
 def test_compiled_path_equals_dense_path():
-    from vqimage._kernels import optimal_dc
-    from vqimage.strategies import _optimal_dense
+    from vqimage.core._optimal_kernel import optimal_dc
+    from vqimage.core.strategies import _optimal_dense
 
     rng = np.random.default_rng(3)
     for m, k in [(300, 5), (500, 17), (257, 64)]:

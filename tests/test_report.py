@@ -13,7 +13,7 @@ import pytest
 from PIL import Image
 
 import vqimage
-from vqimage import plot, report
+from vqimage.viz import plot, report
 
 LEVELS = (2, 4, 8)
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",

@@ -9,24 +9,26 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-from .errors import FewerLevelsWarning, FormatError, VQImageWarning
-from .histogram import Histogram, histogram
-from .quantizer import Quantizer, fit, fit_histogram
+from vqimage.core.histogram import Histogram, histogram
+from vqimage.core.quantizer import Quantizer, fit, fit_histogram
+from vqimage.errors import FewerLevelsWarning, FormatError, VQImageWarning
 
 __version__ = "0.1.0"
 
 # Public names served lazily from the module that owns them (keeps `import vqimage` fast).
 _LAZY = {
-    "compress": "vqimage.compressed",
-    "load": "vqimage.compressed",
-    "CompressedImage": "vqimage.compressed",
-    "fit_palette": "vqimage.palette",
-    "PaletteQuantizer": "vqimage.palette",
-    "fit_blocks": "vqimage.blocks",
-    "BlockQuantizer": "vqimage.blocks",
-    "metrics": "vqimage.metrics",
+    "compress": "vqimage.vqi.compressed",
+    "load": "vqimage.vqi.compressed",
+    "CompressedImage": "vqimage.vqi.compressed",
+    "fit_palette": "vqimage.vq.palette",
+    "PaletteQuantizer": "vqimage.vq.palette",
+    "fit_blocks": "vqimage.vq.blocks",
+    "BlockQuantizer": "vqimage.vq.blocks",
+    "metrics": "vqimage.core.metrics",
     "data": "vqimage.data",
-    "strategies": "vqimage.strategies",
+    "strategies": "vqimage.core.strategies",
+    "plot": "vqimage.viz.plot",
+    "report": "vqimage.viz.report",
 }
 
 __all__ = [

@@ -41,15 +41,18 @@ from __future__ import annotations
 import json
 import math
 import numbers
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
 
-from ._validation import check_choice, check_n_levels
-from .histogram import Histogram, _histogram
+from vqimage._shared.validation import check_choice, check_n_levels
+from vqimage.core.histogram import Histogram, _histogram
 
 __all__ = [
     "DEFAULT_BINS",
+    "compress",
     "decode",
     "encode",
     "fit",
@@ -368,8 +371,8 @@ def fit(
     >>> q == vqimage.fit(img, 4)
     True
     """
-    from .quantizer import RECONSTRUCTIONS, fit_histogram
-    from .strategies import STRATEGIES
+    from vqimage.core.quantizer import RECONSTRUCTIONS, fit_histogram
+    from vqimage.core.strategies import STRATEGIES
 
     n = check_n_levels(n_levels)
     check_choice(strategy, "strategy", tuple(STRATEGIES))
@@ -511,3 +514,130 @@ def quantize(quantizer: Any, data: Any) -> Any:
             name=f"vqimage-quantize-{token}",
         )
     return decode(quantizer, encode(quantizer, x))
+
+
+# -- chunked .vqi files ------------------------------------------------------------------------
+def _encode_chunk(
+    block: np.ndarray, quantizer: Any, codec: str, block_id: tuple[int, ...]
+) -> tuple[tuple[int, ...], int, bytes]:
+    """Encode one chunk on a worker: ``(block index, codec id, payload)``."""
+    from vqimage.codecs import encode_best, get_codec
+
+    block = np.asarray(block)
+    _check_block(block, block_id)
+    codes = np.asarray(quantizer.encode(block))
+    n = int(quantizer.n_levels)
+    if codec == "auto":
+        name, payload = encode_best(codes, n)
+    else:
+        name, payload = codec, get_codec(codec).encode(codes, n)
+    return block_id, get_codec(name).id, bytes(payload)
+
+
+def _as_completed(tasks: list[Any]) -> Iterator[Any]:
+    """Compute dask delayed objects, yielding results as they finish (never all at once)."""
+    import dask
+    from dask.base import get_scheduler
+
+    sched = get_scheduler(collections=tasks[:1])
+    client = getattr(sched, "__self__", None)
+    if client is not None and type(client).__name__ == "Client":
+        from distributed import as_completed
+
+        # Bounded in flight: results are written and released as they arrive.
+        window = max(4, 2 * sum(client.nthreads().values()))
+        pending = iter(tasks)
+        futures = as_completed(client.compute([t for _, t in zip(range(window), pending)]),
+                               with_results=True)
+        for fut, result in futures:
+            nxt = next(pending, None)
+            if nxt is not None:
+                futures.add(client.compute(nxt))
+            fut.release()
+            yield result
+        return
+    window = max(4, 2 * (os.cpu_count() or 1))
+    for start in range(0, len(tasks), window):
+        yield from dask.compute(*tasks[start : start + window])
+
+
+def compress(
+    data: Any,
+    n_levels: int = 8,
+    *,
+    path: str | os.PathLike[str],
+    strategy: str = "optimal",
+    reconstruction: str = "centroid",
+    quantizer: Any = None,
+    codec: str = "auto",
+    overwrite: bool = False,
+) -> Any:
+    """Write a dask array to a chunked ``.vqi`` file, chunk by chunk.
+
+    ``vqimage.compress(dask_array, ..., path=...)`` calls this. The quantizer is fitted from
+    merged per-chunk histograms (:func:`fit`), every chunk is encoded where it lives, and the
+    coded chunks are appended to the file as they finish
+    (:class:`vqimage.vqi.chunked.ChunkedWriter`): neither the image nor its codes are ever held
+    whole in memory.
+
+    Parameters
+    ----------
+    data : dask.array.Array
+        Real integer or float data; its chunks become the file's chunks.
+    n_levels, strategy, reconstruction
+        Fit a scalar quantizer from the merged per-chunk histograms (bit for bit the in-memory
+        fit for integer data).
+    quantizer : optional
+        A fitted quantizer (scalar, or palette with the channels on the last axis) to use
+        instead of fitting.
+    codec : str
+        A name from :data:`vqimage.codecs.CODEC_CHOICES`; ``auto`` picks the smallest per chunk.
+    path : str or path-like
+        The file to write. It appears only when complete (temporary file + rename); any failure
+        leaves nothing behind.
+    overwrite : bool
+        Replace an existing file; otherwise ``FileExistsError`` before any work.
+
+    Returns
+    -------
+    ChunkedImage
+        The written file, opened for reading.
+
+    Examples
+    --------
+    >>> import dask.array as da, numpy as np, os, tempfile
+    >>> import vqimage
+    >>> img = (np.arange(120 * 90) % 251).astype(np.uint8).reshape(120, 90)
+    >>> out = os.path.join(tempfile.mkdtemp(), "big.vqi")
+    >>> c = vqimage.compress(da.from_array(img, chunks=50), 16, codec="packed", path=out)
+    >>> c.shape, c.n_chunks, c.quantizer == vqimage.fit(img, 16)
+    ((120, 90), 6, True)
+    >>> np.array_equal(vqimage.load(out).to_dask().compute(), c.quantizer.quantize(img))
+    True
+    """
+    from dask import delayed
+
+    from vqimage.codecs import CODEC_CHOICES
+    from vqimage.vqi.chunked import ChunkedWriter, open_chunked
+
+    x = _as_dask(data, "image")
+    check_choice(codec, "codec", CODEC_CHOICES)
+    target = os.fspath(path)
+    if os.path.isdir(target):
+        raise IsADirectoryError(f"{target} is a directory; give a file path to write to")
+    if not overwrite and os.path.lexists(target):
+        raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
+    if quantizer is None:
+        quantizer = fit(x, n_levels, strategy=strategy, reconstruction=reconstruction)
+    elif not hasattr(quantizer, "encode") or not hasattr(quantizer, "to_dict"):
+        raise TypeError(f"quantizer must be a fitted vqimage quantizer, got {type(quantizer)}")
+    if _layout(quantizer, x) == "pixel":
+        x = x.rechunk({x.ndim - 1: -1})
+    blocks = x.to_delayed()
+    encode_d = delayed(_encode_chunk, pure=True)
+    tasks = [encode_d(blocks[idx], quantizer, codec, idx) for idx in np.ndindex(blocks.shape)]
+    with ChunkedWriter(target, overwrite=overwrite) as writer:
+        for block_id, codec_id, payload in _as_completed(tasks):
+            writer.add(block_id, codec_id, payload)
+        writer.finish(x.shape, x.chunks, quantizer)
+    return open_chunked(target)

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from .errors import FormatError
+from vqimage.errors import FormatError
 
 __all__ = [
     "GRAY_FORMULA",

@@ -42,7 +42,7 @@ import numpy as np
 from numcodecs.abc import Codec
 from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray, ndarray_copy
 
-from .errors import FormatError
+from vqimage.errors import FormatError
 
 __all__ = ["MAGIC", "VQImageCodec", "register_zarr3", "zarr3_codec"]
 
@@ -53,7 +53,7 @@ ZARR3_NAME = "numcodecs.vqimage"
 
 def _quantizer_from_dict(d: dict[str, Any]) -> Any:
     """Rebuild any kind of quantizer through the ``.vqi`` format's kind registry."""
-    from .format import loads_quantizer
+    from vqimage.vqi.format import loads_quantizer
 
     if not isinstance(d, dict):
         raise TypeError(f"quantizer must be a fitted quantizer or its to_dict(), got {d!r}")
@@ -143,7 +143,7 @@ class VQImageCodec(Codec):
 
 # -- code codecs (vqimage.codecs) ------------------------------------------------------------------
 def _check_codec_name(name: Any) -> str:
-    from .codecs import get_codec
+    from vqimage.codecs import get_codec
 
     if not isinstance(name, str):
         raise TypeError(f"codec must be a codec name, got {name!r}")
@@ -153,7 +153,7 @@ def _check_codec_name(name: Any) -> str:
 
 
 def _encode_codes(codes: np.ndarray, n_levels: int, name: str) -> tuple[str, bytes]:
-    from .codecs import encode_best, get_codec
+    from vqimage.codecs import encode_best, get_codec
 
     if name == "auto":
         return encode_best(codes, n_levels)
@@ -161,7 +161,7 @@ def _encode_codes(codes: np.ndarray, n_levels: int, name: str) -> tuple[str, byt
 
 
 def _decode_codes(name: str, payload: bytes, shape: tuple[int, ...], n_levels: int) -> np.ndarray:
-    from .codecs import get_codec
+    from vqimage.codecs import get_codec
 
     try:
         codec = get_codec(name)

@@ -39,7 +39,7 @@ from sklearn.utils.validation import (
     validate_data,
 )
 
-from . import strategies
+from vqimage.core import strategies
 
 try:  # numpy's own quantile interpolation, applied to a sample we have already sorted
     from numpy.lib._function_base_impl import (

@@ -22,7 +22,7 @@ from typing import Any
 
 import click
 
-from . import __version__
+from vqimage import __version__
 
 STRATEGIES = ("optimal", "uniform", "quantile", "kmeans")
 RECONSTRUCTIONS = ("centroid", "midpoint")
@@ -85,7 +85,7 @@ def _say(text: str) -> None:
 
 
 def _describe(exc: BaseException, path: Path | str | None = None) -> str:
-    from .batch import describe_error
+    from vqimage.cli.batch import describe_error
 
     msg = describe_error(exc, known=path)
     return f"{path}: {msg}" if path is not None else msg
@@ -140,7 +140,7 @@ def main() -> None:
 
 def _check_output(output: Path, inputs: Sequence[Path], force: bool, *, param: str = "-o") -> None:
     """Refuse an output that is an input (usage error) or exists without --force (failure)."""
-    from .batch import same_file
+    from vqimage.cli.batch import same_file
 
     for src in inputs:
         if same_file(src, output):
@@ -184,8 +184,8 @@ def _shape(shape: Sequence[int] | None) -> str:
 
 
 def _read_prepared(path: Path, mode: str = "gray") -> Any:
-    from .batch import prepare
-    from .io import read_image
+    from vqimage.cli.batch import prepare
+    from vqimage.io import read_image
 
     try:
         image = read_image(path)
@@ -204,7 +204,7 @@ def _expand(
     inputs: Sequence[str], recursive: bool
 ) -> tuple[list[Path], list[Path | None], list[tuple[str, str]], bool]:
     """Files to compress, the folder each was found under, unusable inputs, batch mode."""
-    from .io import is_image_path
+    from vqimage.io import is_image_path
 
     files: list[Path] = []
     roots: list[Path | None] = []
@@ -323,7 +323,7 @@ def compress(
     recursive: bool,
     force: bool,
 ) -> None:
-    from .batch import CompressOptions
+    from vqimage.cli.batch import CompressOptions
 
     if n_levels is not None and target_psnr is not None:
         raise click.UsageError("-k/--levels and --psnr exclude each other: give one of them")
@@ -364,7 +364,7 @@ def compress(
 
 
 def _compress_one(src: Path, output: Path | None, options: Any, *, into_dir: bool) -> None:
-    from .batch import Job, compress_file
+    from vqimage.cli.batch import Job, compress_file
 
     dst = output if output is not None else src.with_suffix(".vqi")
     if dst.is_dir() or into_dir:
@@ -419,7 +419,7 @@ def _compress_many(
     jobs: int | None,
     scheduler: str | None,
 ) -> None:
-    from .batch import FileResult, Job, compress_batch, plan_jobs
+    from vqimage.cli.batch import FileResult, Job, compress_batch, plan_jobs
 
     if output is not None:
         if output.exists() and not output.is_dir():
@@ -575,8 +575,7 @@ def decompress(input: Path, output_arg: str | None, force: bool, png_palette: bo
       vqimage decompress photo.vqi -o photo.png --png-palette
     """
     import vqimage
-
-    from .io import WRITE_SUFFIXES, write_image
+    from vqimage.io import WRITE_SUFFIXES, write_image
 
     output = None if output_arg is None else Path(output_arg)
     into_dir = output is not None and (output.is_dir() or output_arg.endswith(("/", os.sep)))
@@ -607,8 +606,8 @@ def decompress(input: Path, output_arg: str | None, force: bool, png_palette: bo
         raise click.UsageError(f"--png-palette writes PNG files, not {output.suffix!r}")
     try:
         if png_palette:
-            from .io import atomic_write
-            from .palette import png_palette_bytes
+            from vqimage.io import atomic_write
+            from vqimage.vq.palette import png_palette_bytes
 
             data = png_palette_bytes(ci.quantizer, ci.codes)
             image = ci.codes
@@ -628,10 +627,10 @@ def decompress(input: Path, output_arg: str | None, force: bool, png_palette: bo
 
 def _is_vqi(path: Path) -> bool:
     try:
-        from .format import MAGIC
+        from vqimage.vqi.format import MAGIC
     except ImportError:  # pragma: no cover - the format room defines it
         return path.suffix.lower() == ".vqi"
-    from .chunked import MAGIC as CHUNKED_MAGIC  # chunked .vqi (same 8-byte length)
+    from vqimage.vqi.chunked import MAGIC as CHUNKED_MAGIC  # chunked .vqi (same 8-byte length)
 
     with open(path, "rb") as f:
         return f.read(len(MAGIC)) in (MAGIC, CHUNKED_MAGIC)
@@ -652,8 +651,7 @@ def vqi_info(path: Path) -> dict[str, Any]:
     import numpy as np
 
     import vqimage
-
-    from .batch import pixel_count
+    from vqimage.cli.batch import pixel_count
 
     ci = vqimage.load(path)
     q = ci.quantizer
@@ -685,8 +683,8 @@ def image_info(path: Path) -> dict[str, Any]:
     """What ``vqimage info`` reports about an image file."""
     import numpy as np
 
-    from .batch import pixel_count
-    from .io import read_image
+    from vqimage.cli.batch import pixel_count
+    from vqimage.io import read_image
 
     img = read_image(path)
     size = path.stat().st_size
@@ -799,8 +797,8 @@ def demo(fetch: bool, n_levels: int, outdir: Path | None, force: bool) -> None:
       vqimage demo
       vqimage demo -k 4 -o demo/
     """
-    from .data import default_image
-    from .demo import format_walkthrough, walkthrough
+    from vqimage.data import default_image
+    from vqimage.viz.demo import format_walkthrough, walkthrough
 
     if outdir is not None:
         if outdir.exists() and not outdir.is_dir():
@@ -813,7 +811,7 @@ def demo(fetch: bool, n_levels: int, outdir: Path | None, force: bool) -> None:
     if outdir is None:
         return
     try:
-        from .plot import write_demo_figures
+        from vqimage.viz.plot import write_demo_figures
     except ImportError as exc:
         raise CLIError(f"demo -o needs the figures module: {_describe(exc)}") from exc
     try:
@@ -846,7 +844,7 @@ def report(input: Path, output: Path | None, force: bool) -> None:
     _check_output(output, [input], force)
     image = _read_prepared(input)
     try:
-        from .report import write_report
+        from vqimage.viz.report import write_report
     except ImportError as exc:
         raise CLIError(f"report needs the figures module: {_describe(exc)}") from exc
     try:

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .histogram import Histogram, histogram
+from vqimage.core.histogram import Histogram, histogram
 
 __all__ = [
     "CompressOptions",
@@ -223,7 +223,7 @@ def prepare(image: np.ndarray, mode: str = "gray") -> tuple[np.ndarray, list[str
     >>> img.shape, notes[0].split(":")[0]
     ((2, 2), 'colour converted to gray with ITU-R 601 luma')
     """
-    from .io import GRAY_FORMULA, to_gray
+    from vqimage.io import GRAY_FORMULA, to_gray
 
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}; got {mode!r}")
@@ -325,7 +325,7 @@ def fit_for_psnr(
     >>> q.n_levels, round(db, 2)
     (29, 40.01)
     """
-    from .quantizer import fit_histogram
+    from vqimage.core.quantizer import fit_histogram
 
     if not (isinstance(target, (int, float)) and math.isfinite(target) and target > 0):
         raise ValueError(f"target PSNR must be a positive number of dB, got {target!r}")
@@ -360,7 +360,7 @@ def fit_for_psnr(
 
 def fit_quantizer(image: np.ndarray, options: CompressOptions) -> tuple[Any, list[str]]:
     """Fit the quantizer for one prepared image (or return the shared one), with notices."""
-    from .quantizer import fit_histogram
+    from vqimage.core.quantizer import fit_histogram
 
     if options.quantizer is not None:
         return options.quantizer, []
@@ -369,16 +369,16 @@ def fit_quantizer(image: np.ndarray, options: CompressOptions) -> tuple[Any, lis
         raise ValueError(f"--psnr works with --mode gray only, not {mode}")
     n = options.n_levels or DEFAULT_LEVELS[mode]
     if mode == "palette":
-        from .palette import fit_palette
+        from vqimage.vq.palette import fit_palette
 
         return fit_palette(image, n), []
     if mode == "channels":
-        from .channels import fit_channels
+        from vqimage.vq.channels import fit_channels
 
         return fit_channels(image, n, strategy=options.strategy,
                             reconstruction=options.reconstruction), []
     if mode == "blocks":
-        from .blocks import fit_blocks
+        from vqimage.vq.blocks import fit_blocks
 
         return fit_blocks(image, n, block=options.block), []
     hist = histogram(image)
@@ -402,7 +402,7 @@ def _db(db: float) -> str:
 
 
 def _load_prepared(src: Path, mode: str) -> tuple[np.ndarray, list[str]]:
-    from .io import read_image
+    from vqimage.io import read_image
 
     return prepare(read_image(src), mode)
 
@@ -452,7 +452,7 @@ def compress_file(job: Job, options: CompressOptions) -> FileResult:
 
 
 def _image_psnr(image: np.ndarray, q: Any, ci: Any) -> float:
-    from . import metrics
+    from vqimage.core import metrics
 
     scalar = q is not None and getattr(q, "kind", "scalar") == "scalar"
     rec = q.quantize(image) if scalar else ci.decompress()
@@ -635,7 +635,7 @@ def _shared_fit(
     on_histogram: Callable[[int, int], None] | None,
     on_done: Callable[[FileResult], None] | None,
 ) -> tuple[CompressOptions, list[int]]:
-    from .quantizer import fit_histogram
+    from vqimage.core.quantizer import fit_histogram
 
     # Outputs that exist are neither read nor rewritten (unless overwrite), as in compress_file.
     todo = []

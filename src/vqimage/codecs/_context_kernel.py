@@ -32,7 +32,7 @@ from __future__ import annotations
 import numpy as np
 from numba import njit
 
-from .errors import FormatError
+from vqimage.errors import FormatError
 
 __all__ = ["decode", "encode"]
 

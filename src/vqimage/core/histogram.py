@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validation import check_data, check_sample_weight
+from vqimage._shared.validation import check_data, check_sample_weight
 
 __all__ = ["Histogram", "histogram"]
 

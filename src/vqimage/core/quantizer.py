@@ -7,11 +7,12 @@ from typing import Any
 
 import numpy as np
 
-from . import strategies as _strategies
-from ._base import FrozenQuantizer, code_dtype
-from ._validation import check_choice, check_data, check_n_levels, check_sample_weight
-from .errors import FewerLevelsWarning
-from .histogram import Histogram, _histogram
+from vqimage._shared.arrays import adapter_for
+from vqimage._shared.validation import check_choice, check_data, check_n_levels, check_sample_weight
+from vqimage.core import strategies as _strategies
+from vqimage.core.base import FrozenQuantizer, code_dtype
+from vqimage.core.histogram import Histogram, _histogram
+from vqimage.errors import FewerLevelsWarning
 
 __all__ = ["RECONSTRUCTIONS", "Quantizer", "code_dtype", "fit", "fit_histogram"]
 
@@ -23,9 +24,6 @@ def _lut_key(dt: np.dtype) -> str:
     return f"{dt.kind}{dt.itemsize}"
 
 
-def _is_dask(x: Any) -> bool:
-    # Dask arrays go to vqimage.dask (lazy, chunk-wise); checked without importing dask.
-    return type(x).__module__.split(".", 1)[0] == "dask"
 
 
 class Quantizer(FrozenQuantizer):
@@ -179,10 +177,9 @@ class Quantizer(FrozenQuantizer):
         through ``np.searchsorted`` on the ``n_levels - 1`` inner edges, O(n log k).
         A dask array gives a lazy dask array of codes (:func:`vqimage.dask.encode`).
         """
-        if _is_dask(x):
-            from .dask import encode
+        if (adapter := adapter_for(x)) is not None:
 
-            return encode(self, x)
+            return adapter.encode(self, x)
         arr = check_data(x, "x")
         if _lut_key(arr.dtype) in _LUT_KINDS:
             lut = self._encode_lut(arr.dtype)
@@ -204,10 +201,9 @@ class Quantizer(FrozenQuantizer):
         >>> q.decode(np.array([1, 0, 0], dtype=np.uint8))
         array([15,  5,  5], dtype=uint8)
         """
-        if _is_dask(codes):
-            from .dask import decode
+        if (adapter := adapter_for(codes)) is not None:
 
-            return decode(self, codes)
+            return adapter.decode(self, codes)
         c = np.asarray(codes)
         if c.dtype.kind not in "ui" or c.dtype == np.bool_:
             raise TypeError(f"codes must have an integer dtype, got {c.dtype}")
@@ -229,10 +225,9 @@ class Quantizer(FrozenQuantizer):
 
         8- and 16-bit integer input of the fitted dtype takes a single table lookup.
         """
-        if _is_dask(x):
-            from .dask import quantize
+        if (adapter := adapter_for(x)) is not None:
 
-            return quantize(self, x)
+            return adapter.quantize(self, x)
         arr = check_data(x, "x")
         if arr.dtype == self.dtype and _lut_key(arr.dtype) in _LUT_KINDS:
             key = "quant"
@@ -394,10 +389,9 @@ def fit(
     >>> q.encode(img).dtype
     dtype('uint8')
     """
-    if _is_dask(data):
-        from .dask import fit as dask_fit
+    if (adapter := adapter_for(data)) is not None:
 
-        return dask_fit(data, n_levels, strategy=strategy, reconstruction=reconstruction,
+        return adapter.fit(data, n_levels, strategy=strategy, reconstruction=reconstruction,
                         sample_weight=sample_weight)
     arr = check_data(data)
     n = check_n_levels(n_levels)

@@ -240,7 +240,7 @@ def optimal_partition(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
     pw = np.r_[0.0, np.cumsum(w)]
     if k * m * m <= 20_000_000:
         return _optimal_dense(p1, p2, pw, k)
-    from ._kernels import optimal_dc
+    from vqimage.core._optimal_kernel import optimal_dc
 
     return optimal_dc(p1, p2, pw, k)
 

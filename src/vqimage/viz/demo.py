@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
-from . import metrics
-from .quantizer import Quantizer, fit
+from vqimage.core import metrics
+from vqimage.core.quantizer import Quantizer, fit
 
 STRATEGY_ORDER = ("uniform", "quantile", "kmeans", "optimal")
 
@@ -59,7 +59,7 @@ def walkthrough(
         kw = {} if image.dtype.kind in "ui" else {"data_range": float(np.ptp(image)) or 1.0}
         res = StrategyResult(s, q, metrics.mse(rec, image), metrics.psnr(rec, image, **kw))
         if sizes:
-            from .compressed import compress
+            from vqimage.vqi.compressed import compress
 
             ci = compress(image, quantizer=q)
             res.vqi_bytes, res.codec = len(ci.tobytes()), str(ci.codec)
@@ -104,7 +104,7 @@ def memory_sizes(
     n = int(codes.size)
     bits = int(quantizer.bits)
     if vqi_bytes is None:
-        from .compressed import compress
+        from vqimage.vqi.compressed import compress
 
         ci = compress(img, quantizer=quantizer)
         vqi_bytes, codec = len(ci.tobytes()), str(ci.codec)
@@ -141,8 +141,8 @@ def palette_png_bytes(codes: np.ndarray, quantizer: Any) -> int | None:
 
 
 def _png_bytes(img: np.ndarray) -> int | None:
-    from .errors import FormatError
-    from .io import encode_image
+    from vqimage.errors import FormatError
+    from vqimage.io import encode_image
 
     try:
         return len(encode_image(img, ".png"))

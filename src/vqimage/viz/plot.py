@@ -32,12 +32,12 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.transforms import blended_transform_factory
 
-from . import metrics
-from ._validation import check_choice, check_data, check_n_levels
-from .demo import memory_sizes
-from .errors import FewerLevelsWarning
-from .histogram import histogram
-from .quantizer import Quantizer, fit
+from vqimage._shared.validation import check_choice, check_data, check_n_levels
+from vqimage.core import metrics
+from vqimage.core.histogram import histogram
+from vqimage.core.quantizer import Quantizer, fit
+from vqimage.errors import FewerLevelsWarning
+from vqimage.viz.demo import memory_sizes
 
 __all__ = [
     "RD_LEVELS",
@@ -141,15 +141,15 @@ def _fit(image: np.ndarray, k: int, strategy: str) -> Quantizer:
         # Fewer levels than asked (few distinct values) is expected at the sweep's high end.
         warnings.simplefilter("ignore", FewerLevelsWarning)
         if strategy == "palette":
-            from .palette import fit_palette
+            from vqimage.vq.palette import fit_palette
 
             return fit_palette(image, k)  # type: ignore[return-value]
         if strategy == "channels":
-            from .channels import fit_channels
+            from vqimage.vq.channels import fit_channels
 
             return fit_channels(image, k)  # type: ignore[return-value]
         if strategy == "blocks":
-            from .blocks import fit_blocks
+            from vqimage.vq.blocks import fit_blocks
 
             return fit_blocks(image, k)  # type: ignore[return-value]
         return fit(image, k, strategy=strategy)
@@ -254,7 +254,7 @@ class _Session:
         return self._by_reconstruction[key]
 
     def _measure(self, strategy: str, k: int) -> RDPoint:
-        from .compressed import compress
+        from vqimage.vqi.compressed import compress
 
         q = self.quantizer(strategy, k)
         codes = q.encode(self.image)
@@ -723,7 +723,7 @@ def write_demo_figures(
     list of Path
         The files written, in the order above.
     """
-    from .report import write_report
+    from vqimage.viz.report import write_report
 
     img = _check_image(image)
     (k,) = _check_levels(n_levels)
@@ -758,7 +758,7 @@ def write_demo_figures(
     q = session.quantizer("kmeans", k)
     step("memory table", memory_table(img, q, vqi_bytes=session.point("kmeans", k).vqi_bytes),
          "memory.png")
-    from .report import REPORT_RD_LEVELS
+    from vqimage.viz.report import REPORT_RD_LEVELS
 
     step("rate–distortion", rate_distortion(img, STRATEGIES + vector_modes(img),
                                             n_levels=REPORT_RD_LEVELS, cache=cache),

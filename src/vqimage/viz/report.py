@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from . import __version__
-from .demo import memory_sizes, palette_png_bytes
-from .histogram import histogram
-from .plot import (
+from vqimage import __version__
+from vqimage.core.histogram import histogram
+from vqimage.viz.demo import memory_sizes, palette_png_bytes
+from vqimage.viz.plot import (
     RD_LEVELS,
     STRATEGIES,
     STRATEGY_COLORS,

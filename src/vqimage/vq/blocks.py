@@ -19,9 +19,9 @@ from typing import Any
 
 import numpy as np
 
-from ._base import FrozenQuantizer
-from ._validation import check_choice, check_data, check_n_levels
-from .errors import FewerLevelsWarning
+from vqimage._shared.validation import check_choice, check_data, check_n_levels
+from vqimage.core.base import FrozenQuantizer
+from vqimage.errors import FewerLevelsWarning
 
 __all__ = ["STRATEGIES", "BlockQuantizer", "fit_blocks"]
 
@@ -123,7 +123,7 @@ def _round_book(book: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def _lloyd(X, w, C, v, max_iter, tol, rng):
     """Hamerly-accelerated Lloyd; empty codewords re-seeded at badly coded vectors."""
-    from . import _vq_kernels as K
+    from vqimage.vq import _kernels as K
 
     for _ in range(3):
         _, labels, dist = K.lloyd_hamerly(X, w, C, v, max_iter, tol)
@@ -139,7 +139,7 @@ def _lloyd(X, w, C, v, max_iter, tol, rng):
 
 
 def _fit_kmeans(X, w, k, tol, rng):
-    from . import _vq_kernels as K
+    from vqimage.vq import _kernels as K
 
     C, _ = K.split_tree(X, w, k, False)
     C = np.ascontiguousarray(C)
@@ -148,7 +148,7 @@ def _fit_kmeans(X, w, k, tol, rng):
 
 def _fit_lbg(X, w, k, tol, rng):
     """Linde–Buzo–Gray: start from the centroid, split every codeword in two, re-run Lloyd."""
-    from . import _vq_kernels as K
+    from vqimage.vq import _kernels as K
 
     v = _principal_axis(X, w)
     mu = w @ X / w.sum()
@@ -399,7 +399,7 @@ class BlockQuantizer(FrozenQuantizer):
         -------
         ndarray of shape ``code_shape(image.shape)``, uint8 (up to 256 codewords) or uint16
         """
-        from . import _vq_kernels as K
+        from vqimage.vq import _kernels as K
 
         if dither:
             raise ValueError("dithering is not supported for block quantizers")

@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 
-from ._base import FrozenQuantizer
-from ._validation import check_data, check_n_levels
-from .quantizer import Quantizer, fit
+from vqimage._shared.validation import check_data, check_n_levels
+from vqimage.core.base import FrozenQuantizer
+from vqimage.core.quantizer import Quantizer, fit
 
 __all__ = ["ChannelQuantizer", "fit_channels"]
 

@@ -57,9 +57,9 @@ from typing import Any
 
 import numpy as np
 
-from ._base import FrozenQuantizer
-from ._validation import check_choice, check_n_levels
-from .errors import FewerLevelsWarning
+from vqimage._shared.validation import check_choice, check_n_levels
+from vqimage.core.base import FrozenQuantizer
+from vqimage.errors import FewerLevelsWarning
 
 __all__ = [
     "STRATEGIES",
@@ -141,7 +141,7 @@ def _morton(pixels: np.ndarray, nbits: int) -> np.ndarray:
 
 def _demorton(keys: np.ndarray, C: int, nbits: int) -> np.ndarray:
     """Inverse of :func:`_morton` for keys of ``nbits`` per channel: (n, C) int64 values."""
-    from . import _vq_kernels as K
+    from vqimage.vq import _kernels as K
 
     out = np.empty((keys.size, C), dtype=np.int64)
     K.demorton(np.ascontiguousarray(keys, dtype=np.uint64), C, nbits, out)
@@ -275,7 +275,7 @@ class _Grid:
 
     def assign(self, X: np.ndarray, C4: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Exact nearest row of ``C4`` for each point of ``X`` (both 4 columns)."""
-        from . import _vq_kernels as K
+        from vqimage.vq import _kernels as K
 
         indptr, cidx = K.box_candidates(self.lo, self.hi, self.parent, C4, 0.0)
         labels = np.empty(X.shape[0], dtype=np.int64)
@@ -291,7 +291,7 @@ class _Grid:
 
 def _lloyd(X, w, grid, C, max_iter, tol, rng):
     """Lloyd iterations with empty clusters moved to badly served points (seeded by ``rng``)."""
-    from . import _vq_kernels as K
+    from vqimage.vq import _kernels as K
 
     # Slack: a quarter of a search cell, so candidate lists outlive the small late moves.
     slack = 0.25 * float(grid.hi[-1, 0] - grid.lo[-1, 0] + 1)
@@ -327,7 +327,7 @@ def _cells(h: _Histogram, X: np.ndarray, w: np.ndarray, cbits: int):
 
 
 def _fit_kmeans(h: _Histogram, k: int, rng: np.random.Generator) -> np.ndarray:
-    from . import _vq_kernels as K
+    from vqimage.vq import _kernels as K
 
     colours, nbits = h.colours, h.nbits
     nc = colours.shape[1]
@@ -371,7 +371,7 @@ def _fit_kmeans(h: _Histogram, k: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _fit_median_cut(colours: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
-    from . import _vq_kernels as K
+    from vqimage.vq import _kernels as K
 
     C, _ = K.split_tree(colours.astype(np.float64), w, k, True)
     return C
@@ -598,9 +598,7 @@ class PaletteQuantizer(FrozenQuantizer):
         if arr.dtype != self.dtype:
             raise ValueError(f"image is {arr.dtype} but the palette is {self.dtype}")
         if dither:
-            from .dither import dither as _dither
-
-            return _dither(self, arr)
+            return self._dither(arr)
         if self.n_levels == 1:
             return np.zeros(arr.shape[:-1], dtype=self.code_dtype)
         h = _Histogram(arr.reshape(-1, self.channels))
@@ -627,6 +625,45 @@ class PaletteQuantizer(FrozenQuantizer):
                 f"[{int(c.min())}, {int(c.max())}]"
             )
         return np.take(self._colours(), c, axis=0)
+
+    def _dither_grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
+        """Candidate lists over the *whole* colour cube (diffused colours may fall anywhere)."""
+        from vqimage.vq import _kernels as K
+
+        key = "dither-grid"
+        if key not in self._cache:
+            C = self.channels
+            nbits = 8 * self.dtype.itemsize
+            bits = min(_search_bits(self.n_levels, C), 12 // C)
+            ncell = 1 << bits
+            width = float(1 << (nbits - bits))
+            # Every cell of the cube, as one point per cell in Morton order.
+            mk = np.arange(1 << (C * bits), dtype=np.uint64)
+            grid = _Grid(mk, C, bits, nbits, bits)
+            # Diffused values are real, not integers: boxes span whole cells.
+            grid.hi[:, :C] += 1.0
+            indptr, cidx = K.box_candidates(grid.lo, grid.hi, grid.parent, self._book4(), 0.0)
+            # The kernel finds a cell by its coordinates (C order); map that to the box index.
+            coords = np.indices((ncell,) * C).reshape(C, -1).T.astype(np.uint8)
+            box = (grid.offset + _morton(coords, bits).astype(np.int64)).astype(np.int64)
+            self._cache[key] = (indptr, cidx, box, width, ncell)
+        return self._cache[key]  # type: ignore[no-any-return]
+
+    def _dither(self, arr: np.ndarray) -> np.ndarray:
+        """Floyd–Steinberg codes of a checked ``(height, width, channels)`` image."""
+        from vqimage.vq import _kernels as K
+
+        if arr.ndim != 3:
+            raise ValueError(f"dithering needs a (height, width, channels) image; got {arr.shape}")
+        if arr.dtype != self.dtype:
+            raise ValueError(f"image is {arr.dtype} but the palette is {self.dtype}")
+        indptr, cidx, box, width, ncell = self._dither_grid()
+        codes = np.empty(arr.shape[:2], dtype=self.code_dtype)
+        vmax = float((1 << (8 * self.dtype.itemsize)) - 1)
+        K.fs_dither_boxes(
+            arr.astype(np.float64), self._book4(), indptr, cidx, box, width, ncell, vmax, codes
+        )
+        return codes
 
     def quantize(self, image: Any, *, dither: bool = False) -> np.ndarray:
         """``decode(encode(image, dither=dither))``: every pixel replaced by a palette colour."""

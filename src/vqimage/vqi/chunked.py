@@ -1,9 +1,10 @@
 """Chunked ``.vqi`` files: an image larger than memory, written and read chunk by chunk.
 
-``vqimage.compress(dask_array, n_levels, path=OUT)`` fits the quantizer from merged per-chunk
-histograms (:func:`vqimage.dask.fit`), then encodes every chunk where it lives and appends its
-coded codes to a temporary file as chunks finish, writes an index at the end and renames the file
-into place. ``vqimage.load(OUT)`` recognises the chunked magic number and returns a
+``vqimage.compress(dask_array, n_levels, path=OUT)`` (:func:`vqimage.dask.compress`) fits the
+quantizer from merged per-chunk histograms, then encodes every chunk where it lives and hands
+its coded codes to a :class:`ChunkedWriter`, which appends them to a temporary file as chunks
+finish, writes an index at the end and renames the file into place. ``vqimage.load(OUT)``
+recognises the chunked magic number and returns a
 :class:`ChunkedImage`, whose :meth:`~ChunkedImage.to_dask` reads chunks lazily. At no point is
 the image (or its codes) held whole in memory: one chunk per worker thread, plus the index.
 
@@ -33,17 +34,17 @@ from __future__ import annotations
 import json
 import math
 import os
-import secrets
 import struct
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
-from .errors import FormatError
+from vqimage._shared.fs import atomic_file
+from vqimage.errors import FormatError
 
-__all__ = ["MAGIC", "ChunkedImage", "compress_chunked", "is_chunked", "open_chunked"]
+__all__ = ["MAGIC", "ChunkedImage", "ChunkedWriter", "is_chunked", "open_chunked"]
 
 MAGIC = b"\x89VQC\r\n\x1a\n"
 END_MAGIC = b"VQCE"
@@ -70,172 +71,82 @@ def _write_all(f: Any, data: bytes) -> None:
     f.write(data)
 
 
-def _encode_chunk(
-    block: np.ndarray, quantizer: Any, codec: str, block_id: tuple[int, ...]
-) -> tuple[tuple[int, ...], int, bytes]:
-    """Encode one chunk on a worker: ``(block index, codec id, payload)``."""
-    from .codecs import encode_best, get_codec
-    from .dask import _check_block
+class ChunkedWriter:
+    """Append coded chunks to a chunked ``.vqi`` file, then its index; atomic as a whole.
 
-    block = np.asarray(block)
-    _check_block(block, block_id)
-    codes = np.asarray(quantizer.encode(block))
-    n = int(quantizer.n_levels)
-    if codec == "auto":
-        name, payload = encode_best(codes, n)
-    else:
-        name, payload = codec, get_codec(codec).encode(codes, n)
-    return block_id, get_codec(name).id, bytes(payload)
-
-
-def _as_completed(tasks: list[Any]) -> Iterator[Any]:
-    """Compute dask delayed objects, yielding results as they finish (never all at once)."""
-    import dask
-    from dask.base import get_scheduler
-
-    sched = get_scheduler(collections=tasks[:1])
-    client = getattr(sched, "__self__", None)
-    if client is not None and type(client).__name__ == "Client":
-        from distributed import as_completed
-
-        # Bounded in flight: results are written and released as they arrive.
-        window = max(4, 2 * sum(client.nthreads().values()))
-        pending = iter(tasks)
-        futures = as_completed(client.compute([t for _, t in zip(range(window), pending)]),
-                               with_results=True)
-        for fut, result in futures:
-            nxt = next(pending, None)
-            if nxt is not None:
-                futures.add(client.compute(nxt))
-            fut.release()
-            yield result
-        return
-    window = max(4, 2 * (os.cpu_count() or 1))
-    for start in range(0, len(tasks), window):
-        yield from dask.compute(*tasks[start : start + window])
-
-
-def compress_chunked(
-    data: Any,
-    n_levels: int = 8,
-    *,
-    path: str | os.PathLike[str],
-    strategy: str = "optimal",
-    reconstruction: str = "centroid",
-    quantizer: Any = None,
-    codec: str = "auto",
-    overwrite: bool = False,
-) -> ChunkedImage:
-    """Write a dask array to a chunked ``.vqi`` file, chunk by chunk; see the module notes.
-
-    ``vqimage.compress(dask_array, ..., path=...)`` calls this.
-
-    Parameters
-    ----------
-    data : dask.array.Array
-        Real integer or float data; its chunks become the file's chunks.
-    n_levels, strategy, reconstruction
-        Fit a scalar quantizer from the merged per-chunk histograms (:func:`vqimage.dask.fit`:
-        bit for bit the in-memory fit for integer data).
-    quantizer : optional
-        A fitted quantizer (scalar, or palette with the channels on the last axis) to use
-        instead of fitting.
-    codec : {"auto", "packed", "lzma", "context"}
-        Code codec of every chunk; ``auto`` picks the smallest per chunk.
-    path : str or path-like
-        The file to write. It appears only when complete (temporary file + rename); any failure
-        leaves nothing behind.
-    overwrite : bool
-        Replace an existing file; otherwise ``FileExistsError`` before any work.
-
-    Returns
-    -------
-    ChunkedImage
-        The written file, opened for reading.
+    Use as a context manager: the file appears at ``path`` only when the block ends without an
+    error after :meth:`finish`; otherwise nothing is left behind. The array adapters
+    (:func:`vqimage.dask.compress`) feed it chunks in whatever order they finish.
 
     Examples
     --------
-    >>> import dask.array as da, numpy as np, os, tempfile
+    >>> import numpy as np, os, tempfile
     >>> import vqimage
-    >>> img = (np.arange(120 * 90) % 251).astype(np.uint8).reshape(120, 90)
-    >>> out = os.path.join(tempfile.mkdtemp(), "big.vqi")
-    >>> c = vqimage.compress(da.from_array(img, chunks=50), 16, codec="packed", path=out)
-    >>> c.shape, c.n_chunks, c.quantizer == vqimage.fit(img, 16)
-    ((120, 90), 6, True)
-    >>> np.array_equal(vqimage.load(out).to_dask().compute(), c.quantizer.quantize(img))
+    >>> from vqimage.codecs import get_codec
+    >>> img = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    >>> q = vqimage.fit(img, 4)
+    >>> out = os.path.join(tempfile.mkdtemp(), "c.vqi")
+    >>> with ChunkedWriter(out) as w:
+    ...     for i, rows in enumerate(((0, 2), (2, 3))):
+    ...         codes = q.encode(img[rows[0]:rows[1]])
+    ...         w.add((i, 0), get_codec("packed").id, get_codec("packed").encode(codes, 4))
+    ...     w.finish(img.shape, ((2, 1), (4,)), q)
+    >>> np.array_equal(vqimage.load(out).decompress(), q.quantize(img))
     True
     """
-    from dask import delayed
 
-    from .compressed import CODEC_CHOICES
-    from .dask import _as_dask, _layout, fit
+    def __init__(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
+        self.path = os.fspath(path)
+        self._cm = atomic_file(self.path, overwrite=overwrite)
+        self._entries: dict[tuple[int, ...], list[int]] = {}
+        self._offset = HEADER_SIZE
+        self._finished = False
 
-    if type(data).__module__.split(".", 1)[0] != "dask":
-        raise TypeError(
-            "path= writes a chunked .vqi from a dask array; for an in-memory image use "
-            "compress(image).save(path)"
-        )
-    x = _as_dask(data, "image")
-    if not isinstance(codec, str) or codec not in CODEC_CHOICES:
-        raise ValueError(
-            f"codec must be one of {', '.join(map(repr, CODEC_CHOICES))}; got {codec!r}"
-        )
-    target = os.fspath(path)
-    if os.path.isdir(target):
-        raise IsADirectoryError(f"{target} is a directory; give a file path to write to")
-    if not overwrite and os.path.lexists(target):
-        raise FileExistsError(f"{target} exists; pass overwrite=True to replace it")
-    if quantizer is None:
-        quantizer = fit(x, n_levels, strategy=strategy, reconstruction=reconstruction)
-    elif not hasattr(quantizer, "encode") or not hasattr(quantizer, "to_dict"):
-        raise TypeError(f"quantizer must be a fitted vqimage quantizer, got {type(quantizer)}")
-    if _layout(quantizer, x) == "pixel":
-        x = x.rechunk({x.ndim - 1: -1})
-    _dtype_code(np.dtype(quantizer.dtype))
-    blocks = x.to_delayed()
-    encode_d = delayed(_encode_chunk, pure=True)
-    tasks = [encode_d(blocks[idx], quantizer, codec, idx) for idx in np.ndindex(blocks.shape)]
+    def __enter__(self) -> ChunkedWriter:
+        self._f = self._cm.__enter__()
+        _write_all(self._f, _HEADER.pack(MAGIC, VERSION, bytes(6)))
+        return self
 
-    directory, base = os.path.split(os.path.abspath(target))
-    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    entries: dict[tuple[int, ...], list[int]] = {}
-    try:
-        with os.fdopen(fd, "wb") as f:
-            _write_all(f, _HEADER.pack(MAGIC, VERSION, bytes(6)))
-            offset = HEADER_SIZE
-            for block_id, codec_id, payload in _as_completed(tasks):
-                _write_all(f, payload)
-                entries[tuple(block_id)] = [offset, len(payload), codec_id, zlib.crc32(payload)]
-                offset += len(payload)
-            index = _index_bytes(x, quantizer, [entries[i] for i in np.ndindex(blocks.shape)])
-            _write_all(f, index)
-            _write_all(f, _TRAILER.pack(offset, len(index), zlib.crc32(index), END_MAGIC))
-            f.flush()
-            os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, target)
-        else:
-            from .compressed import _link_no_clobber
+    def add(self, block_id: Sequence[int], codec_id: int, payload: bytes) -> None:
+        """Append the coded codes of the chunk at grid position ``block_id``."""
+        _write_all(self._f, payload)
+        self._entries[tuple(int(i) for i in block_id)] = [
+            self._offset, len(payload), int(codec_id), zlib.crc32(payload)
+        ]
+        self._offset += len(payload)
 
-            _link_no_clobber(tmp, target)
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-    return open_chunked(target)
+    def finish(self, shape: Sequence[int], chunks: Sequence[Sequence[int]], quantizer: Any) -> None:
+        """Write the index; every chunk of the grid ``chunks`` must have been added."""
+        grid = tuple(len(axis) for axis in chunks)
+        missing = [i for i in np.ndindex(grid) if i not in self._entries]
+        if missing:
+            raise ValueError(f"chunk {missing[0]} was never added")
+        index = _index_bytes(shape, chunks, quantizer, [self._entries[i] for i in np.ndindex(grid)])
+        _write_all(self._f, index)
+        _write_all(self._f, _TRAILER.pack(self._offset, len(index), zlib.crc32(index), END_MAGIC))
+        self._finished = True
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> bool | None:
+        if exc_type is None and not self._finished:
+            err = ValueError("ChunkedWriter closed before finish()")
+            self._cm.__exit__(ValueError, err, None)
+            raise err
+        return self._cm.__exit__(exc_type, exc, tb)
 
 
 def _dtype_code(dtype: np.dtype) -> str:
-    from .format import _dtype_code as code
+    from vqimage.vqi.format import _dtype_code as code
 
     return code(dtype).decode("ascii")
 
 
-def _index_bytes(x: Any, quantizer: Any, entries: list[list[int]]) -> bytes:
+def _index_bytes(
+    shape: Sequence[int], chunks: Sequence[Sequence[int]], quantizer: Any, entries: list[list[int]]
+) -> bytes:
     index = {
-        "shape": [int(s) for s in x.shape],
+        "shape": [int(s) for s in shape],
         "dtype": _dtype_code(np.dtype(quantizer.dtype)),
-        "chunks": [[int(c) for c in axis] for axis in x.chunks],
+        "chunks": [[int(c) for c in axis] for axis in chunks],
         "n_levels": int(quantizer.n_levels),
         "quantizer": quantizer.to_dict(),
         "entries": entries,
@@ -323,8 +234,8 @@ class ChunkedImage:
 
     @classmethod
     def _from_index(cls, path: str, index: dict[str, Any], end: int, size: int) -> ChunkedImage:
-        from .codecs import codec_from_id
-        from .format import _DTYPES, MAX_ELEMENTS, MAX_NDIM, loads_quantizer
+        from vqimage.codecs import codec_from_id
+        from vqimage.vqi.format import _DTYPES, MAX_ELEMENTS, MAX_NDIM, loads_quantizer
 
         shape = tuple(int(s) for s in index["shape"])
         chunks = tuple(tuple(int(c) for c in axis) for axis in index["chunks"])
@@ -378,7 +289,7 @@ class ChunkedImage:
 
     @property
     def codec(self) -> str:
-        from .codecs import codec_from_id
+        from vqimage.codecs import codec_from_id
 
         names = {codec_from_id(e[2]).name for e in self._entries}
         return names.pop() if len(names) == 1 else "mixed"
@@ -392,7 +303,7 @@ class ChunkedImage:
 
     def read_codes(self, block_id: Sequence[int]) -> np.ndarray:
         """The codes of one chunk, read from the file (checksum verified)."""
-        from .codecs import codec_from_id
+        from vqimage.codecs import codec_from_id
 
         block_id = tuple(int(i) for i in block_id)
         flat = int(np.ravel_multi_index(block_id, self.numblocks))
@@ -446,30 +357,9 @@ class ChunkedImage:
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
         """Copy the file to ``path`` (atomically: temporary file + rename), chunk-sized reads."""
-        dst = os.fspath(path)
-        if os.path.isdir(dst):
-            raise IsADirectoryError(f"{dst} is a directory; give a file path to save to")
-        if not overwrite and os.path.lexists(dst):
-            raise FileExistsError(f"{dst} exists; pass overwrite=True to replace it")
-        directory, base = os.path.split(os.path.abspath(dst))
-        tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0),
-                     0o666)
-        try:
-            with os.fdopen(fd, "wb") as out, open(self.path, "rb") as src:
-                while block := src.read(1 << 22):
-                    _write_all(out, block)
-                out.flush()
-                os.fsync(out.fileno())
-            if overwrite:
-                os.replace(tmp, dst)
-            else:
-                from .compressed import _link_no_clobber
-
-                _link_no_clobber(tmp, dst)
-        finally:
-            if os.path.lexists(tmp):
-                os.unlink(tmp)
+        with atomic_file(path, overwrite=overwrite) as out, open(self.path, "rb") as src:
+            while block := src.read(1 << 22):
+                _write_all(out, block)
 
 
 class _ChunkReader:

@@ -7,20 +7,21 @@ with the ``packed`` codec that is the in-memory representation the seed example 
 
 from __future__ import annotations
 
-import errno
 import os
-import secrets
 from typing import Any
 
 import numpy as np
 
-from . import format as _format
-from ._validation import check_data
-from .codecs import encode_best, get_codec
+from vqimage._shared.arrays import adapter_for
+from vqimage._shared.fs import atomic_write
+from vqimage._shared.validation import check_choice, check_data
+from vqimage.codecs import CODEC_CHOICES, encode_best, get_codec
+from vqimage.core.quantizer import fit
+from vqimage.vq.dither import dither as dither_codes
+from vqimage.vqi import format as _format
+from vqimage.vqi.chunked import is_chunked, open_chunked
 
-__all__ = ["CODEC_CHOICES", "CompressedImage", "compress", "load"]
-
-CODEC_CHOICES = ("auto", "packed", "lzma", "context")
+__all__ = ["CompressedImage", "compress", "load"]
 
 
 def _crop(out: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -137,46 +138,12 @@ class CompressedImage:
             Replace an existing file. Without it an existing ``path`` raises
             ``FileExistsError`` and is left untouched.
         """
-        _atomic_write(os.fspath(path), self.tobytes(), overwrite=overwrite)
-
-
-def _atomic_write(path: str, data: bytes, *, overwrite: bool) -> None:
-    if os.path.isdir(path):
-        raise IsADirectoryError(f"{path} is a directory; give a file path to save to")
-    if not overwrite and os.path.lexists(path):
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it")
-    directory, base = os.path.split(os.path.abspath(path))
-    tmp = os.path.join(directory, f".{base}.{secrets.token_hex(6)}.tmp")
-    # O_EXCL: never follow or reuse a stranger's file; mode 0o666 lets the umask decide.
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            _link_no_clobber(tmp, path)
-    finally:
-        if os.path.lexists(tmp):
-            os.unlink(tmp)
-
-
-def _link_no_clobber(tmp: str, path: str) -> None:
-    """Move ``tmp`` to ``path`` unless ``path`` exists, without a check-then-write race."""
-    try:
-        os.link(tmp, path)  # fails with FileExistsError if someone created path meanwhile
-    except FileExistsError:
-        raise FileExistsError(f"{path} exists; pass overwrite=True to replace it") from None
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EXDEV,
-                             errno.EMLINK, errno.ENOSYS):
-            raise
-        # No hard links on this file system: fall back to a checked rename.
-        if os.path.lexists(path):
-            raise FileExistsError(f"{path} exists; pass overwrite=True to replace it") from None
-        os.replace(tmp, path)
+        try:
+            atomic_write(path, self.tobytes(), overwrite=overwrite)
+        except FileExistsError as exc:
+            raise FileExistsError(
+                exc.errno, f"{exc.filename} exists; pass overwrite=True to replace it", exc.filename
+            ) from None
 
 
 def compress(
@@ -231,18 +198,19 @@ def compress(
     >>> np.array_equal(c.decompress(), c.quantizer.quantize(img))
     True
     """
-    if not isinstance(codec, str) or codec not in CODEC_CHOICES:
-        raise ValueError(
-            f"codec must be one of {', '.join(map(repr, CODEC_CHOICES))}; got {codec!r}"
-        )
-    if type(image).__module__.split(".", 1)[0] == "dask" or path is not None:
-        from .chunked import compress_chunked
-
+    check_choice(codec, "codec", CODEC_CHOICES)
+    adapter = adapter_for(image)
+    if adapter is not None or path is not None:
+        if adapter is None:
+            raise TypeError(
+                "path= writes a chunked .vqi from a dask array; for an in-memory image use "
+                "compress(image).save(path)"
+            )
         if path is None:
             raise ValueError("compressing a dask array needs path= (a chunked .vqi is written)")
         if dither:
             raise ValueError("dither=True is not supported for chunked (dask) compression")
-        return compress_chunked(image, n_levels, strategy=strategy,  # type: ignore[return-value]
+        return adapter.compress(image, n_levels, strategy=strategy,  # type: ignore[no-any-return]
                                 reconstruction=reconstruction, quantizer=quantizer,
                                 codec=codec, path=path)
     arr = check_data(image, "image")
@@ -251,15 +219,11 @@ def compress(
             f"image must have 1 to {_format.MAX_NDIM} dimensions, got {arr.ndim}"
         )
     if quantizer is None:
-        from .quantizer import fit
-
         quantizer = fit(arr, n_levels, strategy=strategy, reconstruction=reconstruction)
     elif not hasattr(quantizer, "encode") or not hasattr(quantizer, "to_dict"):
         raise TypeError(f"quantizer must be a fitted vqimage quantizer, got {type(quantizer)}")
     if dither:
-        from .dither import dither as _dither
-
-        codes = np.asarray(_dither(quantizer, arr))
+        codes = np.asarray(dither_codes(quantizer, arr))
     else:
         codes = np.asarray(quantizer.encode(arr))
     code_shape = tuple(int(s) for s in quantizer.code_shape(arr.shape))
@@ -309,8 +273,6 @@ def load(source: Any) -> CompressedImage:
             ) from None
         if os.path.isdir(path):
             raise IsADirectoryError(f"{path} is a directory, not a .vqi file")
-        from .chunked import is_chunked, open_chunked
-
         if is_chunked(path):  # a chunked .vqi (vqimage.chunked): index only, chunks on demand
             return open_chunked(path)  # type: ignore[return-value]
         with open(path, "rb") as f:

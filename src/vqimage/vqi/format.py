@@ -37,8 +37,8 @@ from typing import Any
 
 import numpy as np
 
-from .codecs import MAX_LEVELS, codec_from_id, get_codec
-from .errors import FormatError
+from vqimage.codecs import MAX_LEVELS, codec_from_id, get_codec
+from vqimage.errors import FormatError
 
 __all__ = [
     "MAGIC",
@@ -66,10 +66,10 @@ _DTYPES = {"u1", "u2", "u4", "u8", "i1", "i2", "i4", "i8", "f2", "f4", "f8"}
 
 # kind -> (module, class): quantizer families, imported only when a file needs them.
 QUANTIZER_KINDS: dict[str, tuple[str, str]] = {
-    "scalar": ("vqimage.quantizer", "Quantizer"),
-    "palette": ("vqimage.palette", "PaletteQuantizer"),
-    "blocks": ("vqimage.blocks", "BlockQuantizer"),
-    "channels": ("vqimage.channels", "ChannelQuantizer"),
+    "scalar": ("vqimage.core.quantizer", "Quantizer"),
+    "palette": ("vqimage.vq.palette", "PaletteQuantizer"),
+    "blocks": ("vqimage.vq.blocks", "BlockQuantizer"),
+    "channels": ("vqimage.vq.channels", "ChannelQuantizer"),
 }
 
 

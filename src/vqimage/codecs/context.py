@@ -1,0 +1,108 @@
+"""The ``context`` codec (id 2): context-mixing arithmetic coding of codes from their neighbours."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from vqimage._shared.dtypes import bits_for
+from vqimage.codecs.base import Codec
+from vqimage.codecs.lzma import LzmaCodec
+from vqimage.errors import FormatError
+
+__all__ = ["ContextCodec", "plane_view"]
+
+CONTEXT_MAX_BITS = 8  # above 256 levels the context model falls back to lzma
+_METHOD_MODEL = 0
+_METHOD_LZMA = 1
+# Every binary decision costs at least -log2(4095/4096) bits, so a valid stream of d
+# decisions has more than d / 22,700 bytes; 2**15 codes per byte leaves a margin.
+CONTEXT_MAX_RATIO = 1 << 15
+
+
+def plane_view(shape: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
+    """How the context coder lays codes of ``shape`` out as rows of a 2-D plane.
+
+    Returns ``(plane_shape, axes)``: the codes, transposed by ``axes`` (None: as they are)
+    and reshaped, form a ``(rows, width)`` plane. 1-D codes are one row; 2-D codes are the
+    plane; for 3-D and more, a last axis of at most 4 (colour channels) is moved first so
+    each channel is a stack of rows; otherwise the leading axes are stacked as rows.
+
+    Examples
+    --------
+    >>> plane_view((768, 1024))
+    ((768, 1024), None)
+    >>> plane_view((10, 20, 3))
+    ((30, 20), (2, 0, 1))
+    >>> plane_view((7,))
+    ((1, 7), None)
+    """
+    if len(shape) == 0:
+        return (1, 1), None
+    if len(shape) == 1:
+        return (1, shape[0]), None
+    if len(shape) >= 3 and shape[-1] <= 4:
+        axes = (len(shape) - 1, *range(len(shape) - 1))
+        return (math.prod(shape[:-2]) * shape[-1], shape[-2]), axes
+    return (math.prod(shape[:-1]), shape[-1]), None
+
+
+class ContextCodec(Codec):
+    """Context-mixing arithmetic coding of codes from their causal neighbours.
+
+    Each code is coded as ``bits`` binary decisions (most significant first). Every decision
+    is predicted by several adaptive models, each looking at a different set of already
+    coded neighbours (left, up, up-left, up-right, and two steps left and up); a small
+    neural mixer combines them, and a binary arithmetic coder writes the result. The model
+    adapts as it goes, identically in the encoder and decoder, so no table is stored; all
+    arithmetic is on integers, so the bytes are the same on every machine.
+
+    Above 256 levels the model would be too large: the payload then holds lzma instead
+    (its first byte says which).
+
+    The coder is a compiled (numba) kernel, built on first use and cached on disk.
+    """
+
+    name = "context"
+    id = 2
+
+    def _encode(self, codes: np.ndarray, n_levels: int) -> bytes:
+        bits = bits_for(n_levels)
+        if bits > CONTEXT_MAX_BITS:
+            return bytes([_METHOD_LZMA]) + LzmaCodec()._encode(codes, n_levels)
+        from vqimage.codecs import _context_kernel as _contextcoder
+
+        plane_shape, axes = plane_view(codes.shape)
+        plane = codes if axes is None else np.transpose(codes, axes)
+        plane = np.ascontiguousarray(plane, dtype=np.uint8).reshape(plane_shape)
+        return bytes([_METHOD_MODEL]) + _contextcoder.encode(plane, bits)
+
+    def _decode(self, data: bytes, shape: tuple[int, ...], n_levels: int) -> np.ndarray:
+        method = data[0]
+        body = data[1:]
+        bits = bits_for(n_levels)
+        if method == _METHOD_LZMA:
+            if bits <= CONTEXT_MAX_BITS:
+                raise FormatError("a context payload uses lzma only above 256 levels")
+            LzmaCodec().check_size(len(body), math.prod(shape), n_levels)
+            return LzmaCodec()._decode(body, shape, n_levels)
+        if method != _METHOD_MODEL or bits > CONTEXT_MAX_BITS:
+            raise FormatError(f"unknown context payload method {method}")
+        from vqimage.codecs import _context_kernel as _contextcoder
+
+        plane_shape, axes = plane_view(shape)
+        plane = _contextcoder.decode(body, plane_shape, bits)
+        if axes is None:
+            return plane.reshape(-1)
+        moved = tuple(shape[a] for a in axes)
+        return np.transpose(plane.reshape(moved), np.argsort(axes)).reshape(-1)
+
+    def _check_size(self, payload_len: int, count: int, n_levels: int) -> None:
+        if payload_len < 1:
+            raise FormatError("the context payload is empty")
+        # Both methods compress at most CONTEXT_MAX_RATIO codes per byte.
+        if count > CONTEXT_MAX_RATIO * payload_len:
+            raise FormatError(
+                f"a context payload of {payload_len} bytes cannot hold {count} codes"
+            )
