@@ -392,7 +392,7 @@ def test_report(camera, tmp_path):
 
 
 def test_demo_output_directory_is_wired_to_the_figures(tmp_path, monkeypatch, camera):
-    """``demo -o`` hands the demo image to vqimage.plot.write_demo_figures (which the figures
+    """``demo -o`` hands the demo image to vqimage.report.write_demo_figures (which the figures
     tests check); run in process with the drawing replaced, as it takes a while."""
     import vqimage.cli
     import vqimage.data
@@ -408,7 +408,7 @@ def test_demo_output_directory_is_wired_to_the_figures(tmp_path, monkeypatch, ca
             p.write_text("x")
         return paths
 
-    monkeypatch.setattr(vqimage.plot, "write_demo_figures", fake)
+    monkeypatch.setattr(vqimage.report, "write_demo_figures", fake)
     monkeypatch.setattr(vqimage.data, "default_image", lambda fetch=False: ("camera", camera))
     outdir = tmp_path / "demo"
     result = CliRunner().invoke(main, ["demo", "-k", "4", "-o", str(outdir)])

@@ -16,7 +16,7 @@ from matplotlib.lines import Line2D
 from PIL import Image
 
 import vqimage
-from vqimage.viz import plot
+from vqimage.viz import plot, report, session
 from vqimage.viz.demo import memory_sizes
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -154,7 +154,7 @@ def test_rate_distortion_curves(small):
     for s in plot.STRATEGIES:
         x = list(ssim_curves[s].get_xdata())
         want = sorted(
-            len(vqimage.compress(small, quantizer=plot._fit(small, k, s)).tobytes()) * 8
+            len(vqimage.compress(small, quantizer=session._fit(small, k, s)).tobytes()) * 8
             / small.size for k in levels
         )
         assert x == pytest.approx(want)
@@ -168,13 +168,13 @@ def test_rate_distortion_curves(small):
 
 def test_rate_distortion_fits_each_quantizer_once(small, monkeypatch):
     calls = []
-    real = plot.fit
+    real = session.fit
 
     def counting_fit(data, k, **kw):
         calls.append((k, kw["strategy"]))
         return real(data, k, **kw)
 
-    monkeypatch.setattr(plot, "fit", counting_fit)
+    monkeypatch.setattr(session, "fit", counting_fit)
     cache: dict = {}
     first = plot.rate_distortion_points(small, ("uniform", "optimal"), (2, 8), cache=cache)
     assert sorted(calls) == [(2, "optimal"), (2, "uniform"), (8, "optimal"), (8, "uniform")]
@@ -258,7 +258,7 @@ def test_memory_footprint_png_not_applicable_for_colour(face_rgb):
 def test_write_demo_figures(small, tmp_path):
     steps = []
     out = tmp_path / "demo"
-    paths = plot.write_demo_figures(small, out, name="the camera", progress=lambda *a:
+    paths = report.write_demo_figures(small, out, name="the camera", progress=lambda *a:
                                     steps.append(a))
     names = [p.name for p in paths]
     assert names == ["original.png", "uniform.png", "uniform_centers.png", "kmeans.png",
@@ -273,7 +273,7 @@ def test_write_demo_figures(small, tmp_path):
     assert steps[-1][0] == steps[-1][1]
     assert all(a[0] <= a[1] for a in steps)
     with pytest.raises(ValueError, match="not a directory"):
-        plot.write_demo_figures(small, paths[0])
+        report.write_demo_figures(small, paths[0])
 
 
 def test_readme_figures_are_small_committed_pngs():

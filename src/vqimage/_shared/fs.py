@@ -35,7 +35,9 @@ def temp_path(path: str | os.PathLike[str]) -> Path:
 
 def _check_target(target: Path, overwrite: bool) -> None:
     if target.is_dir():
-        raise IsADirectoryError(errno.EISDIR, "is a directory; give a file path to write to", str(target))
+        raise IsADirectoryError(
+            errno.EISDIR, "is a directory; give a file path to write to", str(target)
+        )
     if not overwrite and (target.exists() or target.is_symlink()):
         raise _exists_error(target)
     parent = target.parent

@@ -811,7 +811,7 @@ def demo(fetch: bool, n_levels: int, outdir: Path | None, force: bool) -> None:
     if outdir is None:
         return
     try:
-        from vqimage.viz.plot import write_demo_figures
+        from vqimage.viz.report import write_demo_figures
     except ImportError as exc:
         raise CLIError(f"demo -o needs the figures module: {_describe(exc)}") from exc
     try:

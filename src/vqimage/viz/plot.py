@@ -10,19 +10,17 @@ gray arrays or ``(H, W, 3|4)`` colour arrays of any real dtype.
 * :func:`rate_distortion` – PSNR and SSIM against bits per pixel of the real ``.vqi`` file.
 * :func:`compare` – one row per strategy: rendering, histogram, error map.
 * :func:`memory_table` – the seed's memory discussion as a table of byte counts.
-* :func:`write_demo_figures` – all of the above as PNG files, plus the HTML report.
+
+The measurements behind them (:class:`~vqimage.viz.session.RDPoint`,
+:func:`rate_distortion_points`) come from :mod:`vqimage.viz.session`, which needs no matplotlib;
+:func:`vqimage.viz.report.write_demo_figures` writes every figure and the HTML report.
 """
 
 from __future__ import annotations
 
-import hashlib
 import itertools
 import math
-import os
-import warnings
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -32,12 +30,24 @@ from matplotlib.lines import Line2D
 from matplotlib.patches import Patch
 from matplotlib.transforms import blended_transform_factory
 
-from vqimage._shared.validation import check_choice, check_data, check_n_levels
-from vqimage.core import metrics
 from vqimage.core.histogram import histogram
-from vqimage.core.quantizer import Quantizer, fit
-from vqimage.errors import FewerLevelsWarning
+from vqimage.core.quantizer import Quantizer
 from vqimage.viz.demo import memory_sizes
+from vqimage.viz.session import (
+    RD_LEVELS,
+    STRATEGIES,
+    VECTOR_MODES,
+    Progress,
+    RDPoint,
+    check_image,
+    check_levels,
+    check_series,
+    display_range,
+    is_colour,
+    rate_distortion_points,
+    session_for,
+    vector_modes,
+)
 
 __all__ = [
     "RD_LEVELS",
@@ -49,63 +59,32 @@ __all__ = [
     "image_and_histogram",
     "memory_table",
     "rate_distortion",
+    "rate_distortion_figure",
     "rate_distortion_points",
     "vector_modes",
-    "write_demo_figures",
 ]
 
-STRATEGIES = ("uniform", "quantile", "kmeans", "optimal")
-RD_LEVELS = (2, 3, 4, 6, 8, 12, 16, 24, 32, 64, 128, 256)
-# One colour per strategy, the same in every figure and in the report.
+# One colour and marker per series, the same in every figure and in the report.
 STRATEGY_COLORS = {
     "uniform": "tab:blue",
     "quantile": "tab:green",
     "kmeans": "tab:orange",
     "optimal": "tab:red",
+    "palette": "tab:brown",
+    "channels": "tab:pink",
+    "blocks": "tab:purple",
 }
-STRATEGY_MARKERS = {"uniform": "s", "quantile": "D", "kmeans": "v", "optimal": "o"}
-# Vector quantizers, usable wherever a strategy is named in the rate–distortion functions:
-# ``palette`` (vqimage.fit_palette), ``channels`` (one optimal scalar quantizer per channel,
-# vqimage.channels.fit_channels) and ``blocks`` (2x2 pixel blocks, vqimage.fit_blocks).
-VECTOR_MODES = ("palette", "channels", "blocks")
-STRATEGY_COLORS.update({"palette": "tab:brown", "channels": "tab:pink", "blocks": "tab:purple"})
-STRATEGY_MARKERS.update({"palette": "P", "channels": "X", "blocks": "^"})
+STRATEGY_MARKERS = {
+    "uniform": "s", "quantile": "D", "kmeans": "v", "optimal": "o",
+    "palette": "P", "channels": "X", "blocks": "^",
+}
 LOSSLESS_MARKER = "*"
 CENTER_COLOR = "tab:orange"
 CODEBOOK_COLOR = "tab:green"
 
-Progress = Callable[[int, int, str], Any]
-
-
-# -- input checks and display helpers --------------------------------------------------------
-def _is_colour(a: np.ndarray) -> bool:
-    return a.ndim == 3 and a.shape[-1] in (3, 4)
-
-
-def _check_image(image: Any, name: str = "image") -> np.ndarray:
-    arr = check_data(image, name)
-    if arr.ndim != 2 and not _is_colour(arr):
-        raise ValueError(
-            f"{name} must be 2-D (gray) or (H, W, 3|4) (colour), got shape {arr.shape}"
-        )
-    return arr
-
-
-def _value_range(a: np.ndarray) -> tuple[float, float]:
-    lo, hi = float(a.min()), float(a.max())
-    return (lo - 0.5, hi + 0.5) if lo == hi else (lo, hi)
-
-
-def _data_range(a: np.ndarray) -> float | None:
-    """What psnr/ssim get: the dtype's range for integers (their default), else the span."""
-    if a.dtype.kind in "ui":
-        return None
-    lo, hi = _value_range(a)
-    return hi - lo
-
 
 def _show(ax: Any, a: np.ndarray, lo: float, hi: float) -> None:
-    if _is_colour(a):
+    if is_colour(a):
         if a.dtype != np.uint8:
             a = np.clip((a.astype(np.float64) - lo) / (hi - lo), 0.0, 1.0)
         ax.imshow(a, interpolation="antialiased")
@@ -124,242 +103,6 @@ def _draw_histogram(ax: Any, a: np.ndarray, lo: float, hi: float, bins: int = 25
     ax.set_xlim(lo, hi)
     ax.set_ylim(0, max(float(counts.max()), 1.0) * 1.05)
 
-
-def vector_modes(image: Any) -> tuple[str, ...]:
-    """The vector quantizers to compare on ``image``: ``blocks`` against the scalar levels of a
-    gray image, ``channels`` and ``palette`` for an 8/16-bit RGB(A) image, else none."""
-    a = np.asarray(image)
-    if a.ndim == 2:
-        return ("blocks",)
-    if _is_colour(a) and a.dtype in (np.uint8, np.uint16):
-        return ("channels", "palette")
-    return ()
-
-
-def _fit(image: np.ndarray, k: int, strategy: str) -> Quantizer:
-    with warnings.catch_warnings():
-        # Fewer levels than asked (few distinct values) is expected at the sweep's high end.
-        warnings.simplefilter("ignore", FewerLevelsWarning)
-        if strategy == "palette":
-            from vqimage.vq.palette import fit_palette
-
-            return fit_palette(image, k)  # type: ignore[return-value]
-        if strategy == "channels":
-            from vqimage.vq.channels import fit_channels
-
-            return fit_channels(image, k)  # type: ignore[return-value]
-        if strategy == "blocks":
-            from vqimage.vq.blocks import fit_blocks
-
-            return fit_blocks(image, k)  # type: ignore[return-value]
-        return fit(image, k, strategy=strategy)
-
-
-def _check_strategies(strategies: Any) -> tuple[str, ...]:
-    if isinstance(strategies, str):
-        strategies = (strategies,)
-    out = tuple(strategies)
-    if not out:
-        raise ValueError("strategies is empty")
-    for s in out:
-        check_choice(s, "strategy", STRATEGIES + VECTOR_MODES)
-    return out
-
-
-def _check_levels(n_levels: Any) -> tuple[int, ...]:
-    if isinstance(n_levels, (int, np.integer)) and not isinstance(n_levels, bool):
-        n_levels = (n_levels,)
-    out = tuple(check_n_levels(k) for k in n_levels)
-    if not out:
-        raise ValueError("n_levels is empty")
-    return out
-
-
-# -- measurements shared by the figures and the report ---------------------------------------
-@dataclass(frozen=True)
-class RDPoint:
-    """One quantizer measured on one image: quality and the real size of its ``.vqi`` file.
-
-    Attributes
-    ----------
-    strategy : str
-    n_levels : int
-        Levels asked for; ``quantizer.n_levels`` may be fewer (few distinct values).
-    quantizer : Quantizer
-    mse, psnr, ssim : float
-        Reconstruction quality (``psnr`` is ``inf`` when lossless).
-    entropy : float
-        Bits per code of the codes' empirical distribution.
-    vqi_bytes : int
-        ``len(vqimage.compress(image, quantizer=quantizer).tobytes())``.
-    bits_per_pixel : float
-        ``vqi_bytes * 8 / image.size``.
-    """
-
-    strategy: str
-    n_levels: int
-    quantizer: Quantizer
-    mse: float
-    psnr: float
-    ssim: float
-    entropy: float
-    vqi_bytes: int
-    bits_per_pixel: float
-
-
-def _fingerprint(a: np.ndarray) -> tuple[Any, ...]:
-    digest = hashlib.blake2b(np.ascontiguousarray(a).view(np.uint8).reshape(-1), digest_size=16)
-    return (a.shape, a.dtype.str, digest.hexdigest())
-
-
-class _Session:
-    """Fitted quantizers and their measurements for one image, reused across figures.
-
-    Each (strategy, n_levels) is fitted once; reconstructions that come out identical (e.g.
-    several strategies at 256 levels of 8-bit data) are measured once.
-    """
-
-    def __init__(self, image: np.ndarray) -> None:
-        self.image = image
-        self.fingerprint = _fingerprint(image)
-        self.data_range = _data_range(image)
-        self.channel_axis = -1 if _is_colour(image) else None
-        self._quantizers: dict[tuple[str, int], Quantizer] = {}
-        self._points: dict[tuple[str, int], RDPoint] = {}
-        self._by_reconstruction: dict[bytes, tuple[float, float, float]] = {}
-        self._ssim: metrics._SSIMReference | None = None
-
-    def quantizer(self, strategy: str, k: int) -> Quantizer:
-        key = (strategy, k)
-        if key not in self._quantizers:
-            self._quantizers[key] = _fit(self.image, k, strategy)
-        return self._quantizers[key]
-
-    def _ssim_reference(self) -> metrics._SSIMReference:
-        if self._ssim is None:
-            self._ssim = metrics._SSIMReference(
-                self.image, data_range=self.data_range, channel_axis=self.channel_axis
-            )
-        return self._ssim
-
-    def quality(self, rec: np.ndarray) -> tuple[float, float, float]:
-        key = hashlib.blake2b(np.ascontiguousarray(rec).view(np.uint8).reshape(-1)).digest()
-        if key not in self._by_reconstruction:
-            kw = {} if self.data_range is None else {"data_range": self.data_range}
-            self._by_reconstruction[key] = (
-                metrics.mse(rec, self.image),
-                metrics.psnr(rec, self.image, **kw),
-                self._ssim_reference()(rec),
-            )
-        return self._by_reconstruction[key]
-
-    def _measure(self, strategy: str, k: int) -> RDPoint:
-        from vqimage.vqi.compressed import compress
-
-        q = self.quantizer(strategy, k)
-        codes = q.encode(self.image)
-        # Block codebooks decode whole (edge-padded) blocks: crop to the image.
-        rec = q.decode(codes)[tuple(slice(0, n) for n in self.image.shape)]
-        mse, psnr, ssim = self.quality(rec)
-        nbytes = len(compress(self.image, quantizer=q).tobytes())
-        return RDPoint(strategy, k, q, mse, psnr, ssim, metrics.entropy(codes), nbytes,
-                       nbytes * 8 / self.image.size)
-
-    def point(self, strategy: str, k: int) -> RDPoint:
-        key = (strategy, k)
-        if key not in self._points:
-            self._points[key] = self._measure(strategy, k)
-        return self._points[key]
-
-    def points(
-        self, keys: Sequence[tuple[str, int]], progress: Progress | None = None
-    ) -> list[RDPoint]:
-        """Measure ``keys`` (strategy, n_levels), several at a time, in the order given."""
-        todo = list(dict.fromkeys(k for k in keys if k not in self._points))
-        for s, k in todo:
-            self.quantizer(s, k)
-        self._ssim_reference()
-        workers = min(len(todo), _WORKERS)
-        done = len(keys) - len(todo)
-        if done and progress is not None:
-            progress(done, len(keys), "measured earlier")
-
-        def report(key: tuple[str, int]) -> None:
-            nonlocal done
-            done += 1
-            if progress is not None:
-                progress(done, len(keys), f"{key[0]}, {key[1]} levels")
-
-        if workers <= 1:
-            for key in todo:
-                self.point(*key)
-                report(key)
-        else:
-            # Filtering, compression and numpy arithmetic release the GIL: threads overlap.
-            from concurrent.futures import ThreadPoolExecutor, as_completed
-
-            with ThreadPoolExecutor(workers) as pool:
-                futures = {pool.submit(self._measure, *key): key for key in todo}
-                for f in as_completed(futures):
-                    self._points[futures[f]] = f.result()
-                    report(futures[f])
-        return [self._points[key] for key in keys]
-
-
-_WORKERS = max(1, min(4, os.cpu_count() or 1))
-
-
-def _session(image: np.ndarray, cache: dict[str, Any] | None) -> _Session:
-    if cache is None:
-        return _Session(image)
-    s = cache.get("session")
-    if not isinstance(s, _Session) or s.fingerprint != _fingerprint(image):
-        s = cache["session"] = _Session(image)
-    return s
-
-
-def rate_distortion_points(
-    image: Any,
-    strategies: Sequence[str] = STRATEGIES,
-    n_levels: Sequence[int] = RD_LEVELS,
-    *,
-    cache: dict[str, Any] | None = None,
-    progress: Progress | None = None,
-) -> list[RDPoint]:
-    """Measure every (strategy, n_levels) pair: quality and the real ``.vqi`` size.
-
-    Parameters
-    ----------
-    image : array_like
-        2-D gray or ``(H, W, 3|4)`` colour image.
-    strategies : sequence of str
-        Strategies to fit (``uniform``, ``quantile``, ``kmeans``, ``optimal``).
-    n_levels : sequence of int
-        Numbers of levels to fit, each in [2, 65536].
-    cache : dict, optional
-        A dict reused across calls on the same image (quantizers and measurements are kept in
-        it); a different image replaces its content.
-    progress : callable, optional
-        Called as ``progress(step, total, message)`` after each point.
-
-    Returns
-    -------
-    list of RDPoint
-        In the order strategy by strategy, then level by level.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> img = np.arange(4096, dtype=np.uint16).reshape(64, 64) % 256
-    >>> pts = rate_distortion_points(img.astype(np.uint8), ["uniform"], [2, 16])
-    >>> [(p.n_levels, round(p.psnr, 1)) for p in pts]
-    [(2, 16.8), (16, 34.8)]
-    """
-    img = _check_image(image)
-    strategies = _check_strategies(strategies)
-    levels = _check_levels(n_levels)
-    session = _session(img, cache)
-    return session.points([(s, k) for s in strategies for k in levels], progress)
 
 
 # -- the seed's figures ----------------------------------------------------------------------
@@ -396,8 +139,8 @@ def image_and_histogram(
     >>> [ax.get_title() for ax in fig.axes]
     ['Rendering of the image', 'Distribution of the pixel values']
     """
-    img = _check_image(image)
-    lo, hi = value_range if value_range is not None else _value_range(img)
+    img = check_image(image)
+    lo, hi = value_range if value_range is not None else display_range(img)
     fig = Figure(figsize=(12, 4), layout="constrained")
     ax_img, ax_hist = fig.subplots(ncols=2)
     _show(ax_img, img, lo, hi)
@@ -444,13 +187,13 @@ def histogram_with_centers(
     >>> fig.axes[0].get_title()
     'uniform strategy: 4 bins, their centres and codebook'
     """
-    img = _check_image(image)
+    img = check_image(image)
     if getattr(quantizer, "kind", None) != "scalar":
         raise TypeError(
             f"histogram_with_centers needs a scalar Quantizer, got {type(quantizer).__name__}"
         )
     edges, centers, book = quantizer.edges, quantizer.centers, quantizer.codebook
-    lo, hi = _value_range(img)
+    lo, hi = display_range(img)
     lo, hi = min(lo, float(edges[0])), max(hi, float(edges[-1]))
     fig = Figure(figsize=(9, 4.5), layout="constrained")
     ax = fig.subplots()
@@ -521,10 +264,10 @@ def rate_distortion(
         Two axes (PSNR, SSIM), each with one line per strategy.
     """
     points = rate_distortion_points(image, strategies, n_levels, cache=cache, progress=progress)
-    return _rate_distortion_figure(points, _check_strategies(strategies))
+    return rate_distortion_figure(points, check_series(strategies))
 
 
-def _rate_distortion_figure(points: Sequence[RDPoint], strategies: Sequence[str]) -> Figure:
+def rate_distortion_figure(points: Sequence[RDPoint], strategies: Sequence[str]) -> Figure:
     fig = Figure(figsize=(12, 4.5), layout="constrained")
     ax_p, ax_s = fig.subplots(ncols=2)
     finite = [p.psnr for p in points if math.isfinite(p.psnr)]
@@ -593,11 +336,11 @@ def compare(
     >>> len(fig.axes)
     7
     """
-    img = _check_image(image)
-    (k,) = _check_levels(n_levels)
-    strategies = _check_strategies(strategies)
-    session = _session(img, cache)
-    lo, hi = _value_range(img)
+    img = check_image(image)
+    (k,) = check_levels(n_levels)
+    strategies = check_series(strategies)
+    session = session_for(img, cache)
+    lo, hi = display_range(img)
     rows = []
     for s in strategies:
         q = session.quantizer(s, k)
@@ -636,7 +379,7 @@ def memory_table(image: Any, quantizer: Any, *, vqi_bytes: int | None = None) ->
     matplotlib.figure.Figure
         One axes holding the table.
     """
-    img = _check_image(image)
+    img = check_image(image)
     rows = memory_sizes(img, quantizer, vqi_bytes=vqi_bytes)
     raw = img.nbytes
     cells = [
@@ -662,113 +405,3 @@ def memory_table(image: Any, quantizer: Any, *, vqi_bytes: int | None = None) ->
         f"({quantizer.strategy})"
     )
     return fig
-
-
-# -- everything at once ----------------------------------------------------------------------
-def _temp_path(path: Path) -> Path:
-    """A fresh name beside ``path`` (same suffix); created with the process umask, unlike
-    ``mkstemp``'s private 0600 files."""
-    import secrets
-
-    return path.with_name(f".{path.stem}.{os.getpid()}-{secrets.token_hex(4)}{path.suffix}")
-
-
-def _save(fig: Figure, path: Path, dpi: float) -> Path:
-    """Save atomically: a temporary file in the same directory renamed over ``path``."""
-    tmp = _temp_path(path)
-    try:
-        with open(tmp, "xb") as f:
-            fig.savefig(f, format=path.suffix.lstrip(".") or "png", dpi=dpi)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def write_demo_figures(
-    image: Any,
-    outdir: str | os.PathLike[str],
-    *,
-    name: str | None = None,
-    n_levels: int = 8,
-    dpi: float = 80,
-    progress: Progress | None = None,
-) -> list[Path]:
-    """Write the seed's figures as PNG files and the HTML report into ``outdir``.
-
-    Files: ``original.png`` (image and histogram); for ``uniform``, ``kmeans`` and
-    ``optimal``: ``<strategy>.png`` (the quantized image and its histogram) and
-    ``<strategy>_centers.png`` (histogram with bin centres); ``memory.png`` (the memory
-    table, k-means codes); ``rate_distortion.png``; ``report.html``
-    (:func:`vqimage.report.write_report`). Existing files of these names are replaced.
-
-    Parameters
-    ----------
-    image : array_like
-        2-D gray or ``(H, W, 3|4)`` colour image.
-    outdir : path
-        Directory, created if missing.
-    name : str, optional
-        What the image is, used in titles (default "the image").
-    n_levels : int
-        Levels of the seed's figures (the seed uses 8).
-    dpi : float
-        Resolution of the PNG files.
-    progress : callable, optional
-        ``progress(step, total, message)``.
-
-    Returns
-    -------
-    list of Path
-        The files written, in the order above.
-    """
-    from vqimage.viz.report import write_report
-
-    img = _check_image(image)
-    (k,) = _check_levels(n_levels)
-    out = Path(outdir)
-    if out.exists() and not out.is_dir():
-        raise ValueError(f"{out} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
-    label = name or "the image"
-    cache: dict[str, Any] = {}
-    session = _session(img, cache)
-    seed = ("uniform", "kmeans", "optimal")
-    nice = {"uniform": "a uniform", "kmeans": "a K-means", "optimal": "the optimal"}
-    n_figures = 3 + 2 * len(seed)
-    written: list[Path] = []
-
-    def step(message: str, fig: Figure, filename: str) -> None:
-        written.append(_save(fig, out / filename, dpi))
-        if progress is not None:
-            # The report's own steps are not known yet: count one for it until they are.
-            progress(len(written), n_figures + 1, message)
-
-    vr = _value_range(img)
-    step("original", image_and_histogram(img, f"Original image of {label}"), "original.png")
-    for s in seed:
-        q = session.quantizer(s, k)
-        title = (f"{label[0].upper() + label[1:]} compressed using {q.bits} bits and "
-                 f"{nice[s]} strategy")
-        step(f"{s} rendering", image_and_histogram(
-            q.quantize(img), title, value_range=vr,
-            hist_title="Sub-sampled distribution of the pixel values"), f"{s}.png")
-        step(f"{s} centres", histogram_with_centers(img, q), f"{s}_centers.png")
-    q = session.quantizer("kmeans", k)
-    step("memory table", memory_table(img, q, vqi_bytes=session.point("kmeans", k).vqi_bytes),
-         "memory.png")
-    from vqimage.viz.report import REPORT_RD_LEVELS
-
-    step("rate–distortion", rate_distortion(img, STRATEGIES + vector_modes(img),
-                                            n_levels=REPORT_RD_LEVELS, cache=cache),
-         "rate_distortion.png")
-
-    def report_progress(i: int, n: int, message: str) -> None:
-        if progress is not None:
-            progress(n_figures + i, n_figures + n, f"report: {message}")
-
-    written.append(
-        write_report(img, out / "report.html", name=name, progress=report_progress, cache=cache)
-    )
-    return written

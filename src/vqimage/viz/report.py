@@ -18,28 +18,34 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from vqimage import __version__
+from vqimage._shared.fs import atomic_write
 from vqimage.core.histogram import histogram
 from vqimage.viz.demo import memory_sizes, palette_png_bytes
 from vqimage.viz.plot import (
+    STRATEGY_COLORS,
+    histogram_with_centers,
+    image_and_histogram,
+    memory_table,
+    rate_distortion,
+    rate_distortion_figure,
+)
+from vqimage.viz.session import (
     RD_LEVELS,
     STRATEGIES,
-    STRATEGY_COLORS,
     Progress,
-    _check_image,
-    _check_levels,
-    _check_strategies,
-    _is_colour,
-    _rate_distortion_figure,
-    _session,
-    _temp_path,
-    _value_range,
-    image_and_histogram,
+    check_image,
+    check_levels,
+    check_series,
+    display_range,
+    is_colour,
+    session_for,
     vector_modes,
 )
 
-__all__ = ["write_report"]
+__all__ = ["write_demo_figures", "write_report"]
 
 REPORT_LEVELS = (2, 4, 8, 16, 32)
 # The curves' levels in the report: RD_LEVELS up to 64. Coding 128 and 256 levels costs as
@@ -55,7 +61,7 @@ def _thumb(a: np.ndarray) -> np.ndarray:
 
 
 def _to_uint8(a: np.ndarray, lo: float, hi: float) -> np.ndarray:
-    if a.dtype == np.uint8 and (_is_colour(a) or (lo, hi) == (0.0, 255.0)):
+    if a.dtype == np.uint8 and (is_colour(a) or (lo, hi) == (0.0, 255.0)):
         return a
     scaled = (a.astype(np.float64) - lo) * (255.0 / (hi - lo))
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8)
@@ -212,17 +218,6 @@ def _vector_note(img: np.ndarray) -> str:
     return ""
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    tmp = _temp_path(path)
-    try:
-        with open(tmp, "x", encoding="utf-8") as f:
-            f.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-
-
 def write_report(
     image: Any,
     path: str | os.PathLike[str],
@@ -286,16 +281,16 @@ def write_report(
     >>> out.read_text().count('<tr data-strategy="optimal"')
     2
     """
-    img = _check_image(image)
-    strategies = _check_strategies(strategies)
-    levels = tuple(sorted(set(_check_levels(n_levels))))
+    img = check_image(image)
+    strategies = check_series(strategies)
+    levels = tuple(sorted(set(check_levels(n_levels))))
     out = Path(path)
     if out.is_dir():
         raise ValueError(f"{out} is a directory; give the path of the .html file to write")
     if not out.parent.is_dir():
         raise ValueError(f"directory {out.parent} does not exist")
-    session = _session(img, cache)
-    rd_levels = tuple(sorted(set(_check_levels(rd_levels)) | set(levels)))
+    session = session_for(img, cache)
+    rd_levels = tuple(sorted(set(check_levels(rd_levels)) | set(levels)))
     # The rate–distortion figure also compares the vector quantizers that fit the image
     # (block VQ for gray, palette and per-channel for colour).
     vector = tuple(v for v in vector_modes(img) if v not in strategies)
@@ -308,7 +303,7 @@ def write_report(
         if progress is not None:
             progress(done, total, message)
 
-    lo, hi = _value_range(img)
+    lo, hi = display_range(img)
     title = name or "image"
     original_fig = _figure_uri(image_and_histogram(img, f"Original: {title}"), dpi=72)
     tick("original")
@@ -317,7 +312,7 @@ def write_report(
         [(s, k) for s in (*strategies, *vector) for k in rd_levels],
         lambda i, n, m: tick(f"measured {m}", to=1 + i),
     )
-    rd_uri = _figure_uri(_rate_distortion_figure(points, (*strategies, *vector)), dpi=80)
+    rd_uri = _figure_uri(rate_distortion_figure(points, (*strategies, *vector)), dpi=80)
     tick("rate–distortion figure")
 
     from concurrent.futures import ThreadPoolExecutor
@@ -361,7 +356,7 @@ def write_report(
         strategies=strategies, levels=levels, start=start, views=views, rows=table,
         rd_uri=rd_uri, rd_levels=rd_levels,
     )
-    _write_atomic(out, page)
+    atomic_write(out, page, overwrite=True)
     tick("written")
     return out
 
@@ -524,3 +519,96 @@ is a real <code>.vqi</code> file.{e(_vector_note(img))}</p>
 </body>
 </html>
 """
+
+
+# -- everything at once ----------------------------------------------------------------------
+def _save(fig: Figure, path: Path, dpi: float) -> Path:
+    """Save atomically (replacing ``path``): a temporary file renamed into place."""
+    fmt = path.suffix.lstrip(".") or "png"
+    return atomic_write(path, lambda f: fig.savefig(f, format=fmt, dpi=dpi), overwrite=True)
+
+
+def write_demo_figures(
+    image: Any,
+    outdir: str | os.PathLike[str],
+    *,
+    name: str | None = None,
+    n_levels: int = 8,
+    dpi: float = 80,
+    progress: Progress | None = None,
+) -> list[Path]:
+    """Write the seed's figures as PNG files and the HTML report into ``outdir``.
+
+    Files: ``original.png`` (image and histogram); for ``uniform``, ``kmeans`` and
+    ``optimal``: ``<strategy>.png`` (the quantized image and its histogram) and
+    ``<strategy>_centers.png`` (histogram with bin centres); ``memory.png`` (the memory
+    table, k-means codes); ``rate_distortion.png``; ``report.html``
+    (:func:`vqimage.report.write_report`). Existing files of these names are replaced.
+
+    Parameters
+    ----------
+    image : array_like
+        2-D gray or ``(H, W, 3|4)`` colour image.
+    outdir : path
+        Directory, created if missing.
+    name : str, optional
+        What the image is, used in titles (default "the image").
+    n_levels : int
+        Levels of the seed's figures (the seed uses 8).
+    dpi : float
+        Resolution of the PNG files.
+    progress : callable, optional
+        ``progress(step, total, message)``.
+
+    Returns
+    -------
+    list of Path
+        The files written, in the order above.
+    """
+
+    img = check_image(image)
+    (k,) = check_levels(n_levels)
+    out = Path(outdir)
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"{out} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    label = name or "the image"
+    cache: dict[str, Any] = {}
+    session = session_for(img, cache)
+    seed = ("uniform", "kmeans", "optimal")
+    nice = {"uniform": "a uniform", "kmeans": "a K-means", "optimal": "the optimal"}
+    n_figures = 3 + 2 * len(seed)
+    written: list[Path] = []
+
+    def step(message: str, fig: Figure, filename: str) -> None:
+        written.append(_save(fig, out / filename, dpi))
+        if progress is not None:
+            # The report's own steps are not known yet: count one for it until they are.
+            progress(len(written), n_figures + 1, message)
+
+    vr = display_range(img)
+    step("original", image_and_histogram(img, f"Original image of {label}"), "original.png")
+    for s in seed:
+        q = session.quantizer(s, k)
+        title = (f"{label[0].upper() + label[1:]} compressed using {q.bits} bits and "
+                 f"{nice[s]} strategy")
+        step(f"{s} rendering", image_and_histogram(
+            q.quantize(img), title, value_range=vr,
+            hist_title="Sub-sampled distribution of the pixel values"), f"{s}.png")
+        step(f"{s} centres", histogram_with_centers(img, q), f"{s}_centers.png")
+    q = session.quantizer("kmeans", k)
+    step("memory table", memory_table(img, q, vqi_bytes=session.point("kmeans", k).vqi_bytes),
+         "memory.png")
+
+    step("rate–distortion", rate_distortion(img, STRATEGIES + vector_modes(img),
+                                            n_levels=REPORT_RD_LEVELS, cache=cache),
+         "rate_distortion.png")
+
+    def report_progress(i: int, n: int, message: str) -> None:
+        if progress is not None:
+            progress(n_figures + i, n_figures + n, f"report: {message}")
+
+    written.append(
+        write_report(img, out / "report.html", name=name, progress=report_progress, cache=cache)
+    )
+    return written

@@ -27,7 +27,6 @@ before allocating anything; every problem raises :class:`~vqimage.errors.FormatE
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import struct
@@ -37,12 +36,12 @@ from typing import Any
 
 import numpy as np
 
+from vqimage._shared.kinds import KINDS
 from vqimage.codecs import MAX_LEVELS, codec_from_id, get_codec
 from vqimage.errors import FormatError
 
 __all__ = [
     "MAGIC",
-    "QUANTIZER_KINDS",
     "VERSION",
     "VqiFile",
     "assemble",
@@ -50,7 +49,6 @@ __all__ = [
     "header_bytes",
     "loads_quantizer",
     "read",
-    "register_quantizer",
     "write",
 ]
 
@@ -63,20 +61,6 @@ _FIXED = struct.Struct("<8sHBB2sBBIIQ")
 _CRC = struct.Struct("<I")
 FIXED_SIZE = _FIXED.size  # 32
 _DTYPES = {"u1", "u2", "u4", "u8", "i1", "i2", "i4", "i8", "f2", "f4", "f8"}
-
-# kind -> (module, class): quantizer families, imported only when a file needs them.
-QUANTIZER_KINDS: dict[str, tuple[str, str]] = {
-    "scalar": ("vqimage.core.quantizer", "Quantizer"),
-    "palette": ("vqimage.vq.palette", "PaletteQuantizer"),
-    "blocks": ("vqimage.vq.blocks", "BlockQuantizer"),
-    "channels": ("vqimage.vq.channels", "ChannelQuantizer"),
-}
-
-
-def register_quantizer(kind: str, module: str, name: str) -> None:
-    """Let files with quantizer ``kind`` be read by ``module.name.from_dict``."""
-    QUANTIZER_KINDS[str(kind)] = (str(module), str(name))
-
 
 def dumps_quantizer(quantizer: Any) -> bytes:
     """The canonical JSON of ``quantizer.to_dict()``: sorted keys, no spaces, ASCII.
@@ -105,14 +89,15 @@ def loads_quantizer(data: bytes) -> Any:
     if not isinstance(d, dict) or not isinstance(d.get("kind"), str):
         raise FormatError("the quantizer JSON is not an object with a string 'kind'")
     kind = d["kind"]
-    if kind not in QUANTIZER_KINDS:
+    if kind not in KINDS:
         raise FormatError(f"unknown quantizer kind {kind!r}")
-    module, name = QUANTIZER_KINDS[kind]
+    entry = KINDS[kind]
     try:
-        cls = getattr(importlib.import_module(module), name)
+        cls = entry.quantizer_class()
     except (ImportError, AttributeError) as exc:
         raise FormatError(
-            f"quantizer kind {kind!r} needs {module}.{name}, which is not available"
+            f"quantizer kind {kind!r} needs {entry.module}.{entry.class_name}, which is not "
+            "available"
         ) from exc
     try:
         return cls.from_dict(d)
