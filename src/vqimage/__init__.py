@@ -24,6 +24,10 @@ _LAZY = {
     "PaletteQuantizer": "vqimage.vq.palette",
     "fit_blocks": "vqimage.vq.blocks",
     "BlockQuantizer": "vqimage.vq.blocks",
+    "fit_channels": "vqimage.vq.channels",
+    "ChannelQuantizer": "vqimage.vq.channels",
+    "inspect": "vqimage.vqi.inspection",
+    "QuantizerProtocol": "vqimage.core.protocol",
     "metrics": "vqimage.core.metrics",
     "data": "vqimage.data",
     "strategies": "vqimage.core.strategies",
@@ -32,17 +36,25 @@ _LAZY = {
 }
 
 __all__ = [
+    "BlockQuantizer",
+    "ChannelQuantizer",
     "CompressedImage",
     "FewerLevelsWarning",
     "FormatError",
     "Histogram",
+    "PaletteQuantizer",
     "Quantizer",
+    "QuantizerProtocol",
     "VQImageWarning",
     "__version__",
     "compress",
     "fit",
+    "fit_blocks",
+    "fit_channels",
     "fit_histogram",
+    "fit_palette",
     "histogram",
+    "inspect",
     "load",
 ]
 

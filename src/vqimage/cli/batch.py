@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from vqimage.core.histogram import Histogram, histogram
+from vqimage.vqi.inspection import pixel_count
 
 __all__ = [
     "CompressOptions",
@@ -160,17 +161,6 @@ class FileResult:
         if not self.nbytes or self.raw_nbytes is None:
             return None
         return self.raw_nbytes / self.nbytes
-
-
-def pixel_count(shape: Sequence[int]) -> int:
-    """Pixels of an image of ``shape``: trailing channels (up to 4) are not counted.
-
-    >>> pixel_count((768, 1024)), pixel_count((512, 512, 3)), pixel_count((4, 5, 6))
-    (786432, 262144, 120)
-    """
-    if len(shape) == 3 and shape[-1] <= 4:
-        return int(shape[0] * shape[1])
-    return int(math.prod(shape))
 
 
 def available_cores() -> int:
