@@ -218,7 +218,7 @@ def test_cli_blocks_mode(crop, tmp_path):
 
     write_image(tmp_path / "g.png", crop)
     r = CliRunner().invoke(main, ["compress", str(tmp_path / "g.png"), "-o",
-                                  str(tmp_path / "g.vqi"), "--mode", "blocks", "--block", "4x4",
+                                  str(tmp_path / "g.vqi"), "--kind", "blocks", "--block", "4x4",
                                   "-k", "32"])
     assert r.exit_code == 0, r.output
     c = vqimage.load(tmp_path / "g.vqi")

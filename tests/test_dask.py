@@ -405,7 +405,9 @@ def test_cli_batch_full_disk_leaves_no_partial_outputs(face, tmp_path, monkeypat
     src = tmp_path / "in"
     images = _crops(face, src, 5, 64)
     out = tmp_path / "out"
-    real_fdopen = os.fdopen
+    from vqimage._shared import fs
+
+    real_open = fs._open_exclusive
     opened = []
 
     class Full:
@@ -428,12 +430,12 @@ def test_cli_batch_full_disk_leaves_no_partial_outputs(face, tmp_path, monkeypat
         def __exit__(self, *exc):
             self.f.close()
 
-    def fdopen(fd, *args, **kwargs):
-        f = real_fdopen(fd, *args, **kwargs)
-        opened.append(fd)
+    def open_exclusive(path):
+        f = real_open(path)
+        opened.append(path)
         return f if len(opened) <= 2 else Full(f)
 
-    monkeypatch.setattr(os, "fdopen", fdopen)
+    monkeypatch.setattr(fs, "_open_exclusive", open_exclusive)
     res = CliRunner().invoke(main, ["compress", str(src), "-o", str(out), "-j", "1",
                                     "--codec", "packed"])
     monkeypatch.undo()

@@ -8,8 +8,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
+from vqimage._shared.fs import atomic_write
 from vqimage.errors import FormatError
-from vqimage.io import atomic_write, encode_image, is_image_path, read_image, to_gray, write_image
+from vqimage.io import encode_image, is_image_path, read_image, to_gray, write_image
 
 
 @pytest.fixture(scope="module")

@@ -419,7 +419,7 @@ def test_cli_channels_and_gray_modes(chelsea, tmp_path):
     from vqimage.vq.channels import ChannelQuantizer
 
     write_image(tmp_path / "cat.png", chelsea)
-    r = _cli("compress", tmp_path / "cat.png", "-o", tmp_path / "c.vqi", "--mode", "channels",
+    r = _cli("compress", tmp_path / "cat.png", "-o", tmp_path / "c.vqi", "--kind", "channels",
              "-k", "4")
     assert r.exit_code == 0, r.output
     c = vqimage.load(tmp_path / "c.vqi")
@@ -450,9 +450,9 @@ def test_cli_vector_mode_errors(chelsea, face, tmp_path):
 
     write_image(tmp_path / "cat.png", chelsea)
     write_image(tmp_path / "gray.png", face[:64, :64])
-    r = _cli("compress", tmp_path / "gray.png", "-o", tmp_path / "x.vqi", "--mode", "palette")
+    r = _cli("compress", tmp_path / "gray.png", "-o", tmp_path / "x.vqi", "--kind", "palette")
     assert r.exit_code == 1 and "RGB or RGBA" in r.output and not (tmp_path / "x.vqi").exists()
-    r = _cli("compress", tmp_path / "cat.png", "-o", tmp_path / "x.vqi", "--mode", "blocks",
+    r = _cli("compress", tmp_path / "cat.png", "-o", tmp_path / "x.vqi", "--kind", "blocks",
              "--dither")
     assert r.exit_code == 2 and "--dither" in r.output
     r = _cli("compress", tmp_path / "cat.png", "-o", tmp_path / "x.vqi", "--block", "2by2")

@@ -19,20 +19,19 @@ Examples
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
+from vqimage._shared.fs import atomic_write
 from vqimage.errors import FormatError
 
 __all__ = [
     "GRAY_FORMULA",
     "READ_SUFFIXES",
     "WRITE_SUFFIXES",
-    "atomic_write",
     "encode_image",
     "is_image_path",
     "read_image",
@@ -233,53 +232,6 @@ def to_gray(image: np.ndarray) -> np.ndarray:
 
 
 # -- writing ------------------------------------------------------------------------------
-
-
-def atomic_write(
-    path: str | os.PathLike[str],
-    write: Callable[[IO[bytes]], None],
-    *,
-    overwrite: bool = False,
-) -> Path:
-    """Write a file through ``write(fileobj)`` atomically: all of it or nothing.
-
-    The data goes to a temporary file next to ``path`` that is renamed into place once
-    complete. Without ``overwrite`` an existing ``path`` raises ``FileExistsError`` (checked
-    atomically where the filesystem supports hard links). On any error the temporary file is
-    removed and ``path`` is untouched.
-    """
-    target = Path(path)
-    parent = target.parent
-    tmp = parent / f".{target.name}.{secrets.token_hex(4)}.tmp"
-    if not overwrite and (target.exists() or target.is_symlink()):
-        raise FileExistsError(17, "File exists", str(target))
-    if not parent.is_dir():
-        # Name the directory rather than the temporary file the open below would fail on.
-        if parent.exists():
-            raise NotADirectoryError(20, "Not a directory", str(parent))
-        raise FileNotFoundError(2, "No such directory", str(parent))
-    f = open(tmp, "xb")
-    try:
-        with f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        if overwrite:
-            os.replace(tmp, target)
-        else:
-            try:
-                os.link(tmp, target)  # fails if target appeared meanwhile: no clobbering
-            except FileExistsError:
-                raise
-            except OSError:
-                if target.exists():
-                    raise FileExistsError(17, "File exists", str(target)) from None
-                os.replace(tmp, target)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    tmp.unlink(missing_ok=True)
-    return target
 
 
 def _refuse(arr: np.ndarray, fmt: str, what: str) -> FormatError:

@@ -33,6 +33,11 @@ def temp_path(path: str | os.PathLike[str]) -> Path:
     return p.with_name(f".{p.stem}.{os.getpid()}-{secrets.token_hex(4)}.tmp{p.suffix}")
 
 
+def _open_exclusive(path: Path) -> IO[bytes]:
+    # "x": never reuse a stranger's file; the mode is 0o666 less the umask, like any new file.
+    return open(path, "xb")
+
+
 def _check_target(target: Path, overwrite: bool) -> None:
     if target.is_dir():
         raise IsADirectoryError(
@@ -75,7 +80,7 @@ def atomic_file(path: str | os.PathLike[str], *, overwrite: bool = False) -> Ite
     _check_target(target, overwrite)
     tmp = temp_path(target)
     try:
-        with open(tmp, "xb") as f:
+        with _open_exclusive(tmp) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())

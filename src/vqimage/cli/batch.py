@@ -39,6 +39,9 @@ from typing import Any
 
 import numpy as np
 
+from vqimage._shared.dtypes import MAX_LEVELS
+from vqimage._shared.kinds import KINDS
+from vqimage._shared.validation import check_choice
 from vqimage.core.histogram import Histogram, histogram
 from vqimage.vqi.inspection import pixel_count
 
@@ -58,7 +61,6 @@ __all__ = [
     "run_jobs",
 ]
 
-MAX_LEVELS = 65536
 
 
 @dataclass(frozen=True)
@@ -74,14 +76,15 @@ class CompressOptions:
         (:func:`fit_for_psnr`).
     strategy, reconstruction, codec : str
         Passed to :func:`vqimage.fit` and :func:`vqimage.compress`.
-    mode : str
-        How images are prepared and quantized (:func:`prepare`): ``"gray"`` turns colour into
-        gray; ``"palette"``, ``"channels"`` and ``"blocks"`` keep colour (vector modes);
-        ``"auto"`` is ``"palette"`` for colour input and ``"gray"`` otherwise.
+    kind : str
+        The quantizer kind (:data:`vqimage._shared.kinds.KINDS`) and so how images are prepared
+        (:func:`prepare`): ``"scalar"`` turns colour into gray (``"gray"`` is an alias);
+        ``"palette"``, ``"channels"`` and ``"blocks"`` keep colour; ``"auto"`` is
+        ``"palette"`` for colour input and ``"scalar"`` otherwise.
     block : (int, int)
-        Block size of ``mode="blocks"``.
+        Block size of ``kind="blocks"``.
     dither : bool
-        Floyd–Steinberg error diffusion when encoding (palette and gray modes).
+        Floyd–Steinberg error diffusion when encoding (palette and scalar kinds).
     overwrite : bool
         Replace existing outputs; otherwise a job whose output exists is skipped.
     quantizer : object or None
@@ -95,7 +98,7 @@ class CompressOptions:
     strategy: str = "optimal"
     reconstruction: str = "centroid"
     codec: str = "auto"
-    mode: str = "gray"
+    kind: str = "scalar"
     overwrite: bool = False
     quantizer: Any = None
     notices: tuple[str, ...] = ()
@@ -103,16 +106,15 @@ class CompressOptions:
     dither: bool = False
 
 
-MODES = ("auto", "gray", "palette", "channels", "blocks")
-#: Default number of levels of each mode (palettes and block codebooks: 256, one byte).
-DEFAULT_LEVELS = {"gray": 8, "channels": 8, "palette": 256, "blocks": 256}
+KIND_CHOICES = ("auto", *KINDS)
+"""What ``CompressOptions.kind`` accepts (``"gray"`` too, an alias of ``"scalar"``)."""
 
 
-def resolve_mode(mode: str, image: np.ndarray) -> str:
-    """The quantizer family for ``image``: ``auto`` is palette for colour, else gray."""
-    if mode == "auto":
-        return "palette" if image.ndim == 3 and image.shape[-1] in (3, 4) else "gray"
-    return mode
+def resolve_kind(kind: str, image: np.ndarray) -> str:
+    """The quantizer kind for ``image``: ``auto`` is palette for colour, else scalar."""
+    if kind == "auto":
+        return "palette" if image.ndim == 3 and image.shape[-1] in (3, 4) else "scalar"
+    return "scalar" if kind == "gray" else kind
 
 
 @dataclass(frozen=True)
@@ -198,10 +200,10 @@ def describe_error(exc: BaseException, known: str | os.PathLike[str] | None = No
 # -- preparing and fitting ----------------------------------------------------------------
 
 
-def prepare(image: np.ndarray, mode: str = "gray") -> tuple[np.ndarray, list[str]]:
+def prepare(image: np.ndarray, kind: str = "scalar") -> tuple[np.ndarray, list[str]]:
     """Turn a decoded image into the array to quantize, with notices for the user.
 
-    ``mode="gray"``: colour ``(H, W, 3|4)`` becomes gray with ITU-R 601 luma
+    ``kind="scalar"`` (or ``"gray"``): colour ``(H, W, 3|4)`` becomes gray with ITU-R 601 luma
     (:func:`vqimage.io.to_gray`; alpha dropped), gray passes unchanged. ``"palette"`` needs
     RGB or RGBA of 8 or 16 bits, ``"channels"`` colour, ``"blocks"`` any image; they keep it
     as it is. ``"auto"``: colour as ``"palette"``, anything else as ``"gray"``.
@@ -215,25 +217,25 @@ def prepare(image: np.ndarray, mode: str = "gray") -> tuple[np.ndarray, list[str
     """
     from vqimage.io import GRAY_FORMULA, to_gray
 
-    if mode not in MODES:
-        raise ValueError(f"mode must be one of {', '.join(map(repr, MODES))}; got {mode!r}")
+    if kind != "gray":
+        check_choice(kind, "kind", KIND_CHOICES)
     arr = np.asarray(image)
     notices: list[str] = []
-    mode = resolve_mode(mode, arr)
-    if mode == "palette":
+    kind = resolve_kind(kind, arr)
+    if kind == "palette":
         if arr.ndim != 3 or arr.shape[-1] not in (3, 4) or arr.dtype not in (np.uint8, np.uint16):
             raise ValueError(
-                f"--mode palette needs an RGB or RGBA image of 8 or 16 bits, got "
+                f"--kind palette needs an RGB or RGBA image of 8 or 16 bits, got "
                 f"{'x'.join(map(str, arr.shape))} {arr.dtype}"
             )
         return arr, notices
-    if mode == "channels":
+    if kind == "channels":
         if arr.ndim != 3 or not 2 <= arr.shape[-1] <= 4:
             raise ValueError(
-                f"--mode channels needs a colour image, got {'x'.join(map(str, arr.shape))}"
+                f"--kind channels needs a colour image, got {'x'.join(map(str, arr.shape))}"
             )
         return arr, notices
-    if mode == "blocks":
+    if kind == "blocks":
         return arr, notices
     if arr.ndim == 3 and arr.shape[-1] in (2, 3, 4):
         gray = to_gray(arr)
@@ -309,7 +311,7 @@ def fit_for_psnr(
     Examples
     --------
     >>> import numpy as np
-    >>> from vqimage.histogram import histogram
+    >>> from vqimage import histogram
     >>> img = np.arange(256, dtype=np.uint8).repeat(4)
     >>> q, db, _ = fit_for_psnr(histogram(img), 40.0)
     >>> q.n_levels, round(db, 2)
@@ -354,23 +356,18 @@ def fit_quantizer(image: np.ndarray, options: CompressOptions) -> tuple[Any, lis
 
     if options.quantizer is not None:
         return options.quantizer, []
-    mode = resolve_mode(options.mode, image)
-    if mode != "gray" and options.psnr is not None:
-        raise ValueError(f"--psnr works with --mode gray only, not {mode}")
-    n = options.n_levels or DEFAULT_LEVELS[mode]
-    if mode == "palette":
-        from vqimage.vq.palette import fit_palette
-
-        return fit_palette(image, n), []
-    if mode == "channels":
-        from vqimage.vq.channels import fit_channels
-
-        return fit_channels(image, n, strategy=options.strategy,
-                            reconstruction=options.reconstruction), []
-    if mode == "blocks":
-        from vqimage.vq.blocks import fit_blocks
-
-        return fit_blocks(image, n, block=options.block), []
+    kind = resolve_kind(options.kind, image)
+    if kind != "scalar" and options.psnr is not None:
+        raise ValueError(f"--psnr works with --kind scalar only, not {kind}")
+    n = options.n_levels or KINDS[kind].default_levels
+    # Each vector kind takes the options that apply to it.
+    kind_options: dict[str, dict[str, Any]] = {
+        "palette": {},
+        "channels": {"strategy": options.strategy, "reconstruction": options.reconstruction},
+        "blocks": {"block": options.block},
+    }
+    if kind in kind_options:
+        return KINDS[kind].fit()(image, n, **kind_options[kind]), []
     hist = histogram(image)
     if options.psnr is not None:
         q, db, _ = fit_for_psnr(
@@ -391,10 +388,10 @@ def _db(db: float) -> str:
 # -- one file -----------------------------------------------------------------------------
 
 
-def _load_prepared(src: Path, mode: str) -> tuple[np.ndarray, list[str]]:
+def _load_prepared(src: Path, kind: str) -> tuple[np.ndarray, list[str]]:
     from vqimage.io import read_image
 
-    return prepare(read_image(src), mode)
+    return prepare(read_image(src), kind)
 
 
 def compress_file(job: Job, options: CompressOptions) -> FileResult:
@@ -414,7 +411,7 @@ def compress_file(job: Job, options: CompressOptions) -> FileResult:
             return res
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            image, notices = _load_prepared(src, options.mode)
+            image, notices = _load_prepared(src, options.kind)
             res.shape, res.dtype = tuple(int(s) for s in image.shape), image.dtype.name
             res.raw_nbytes = int(image.nbytes)
             q, fit_notes = fit_quantizer(image, options)
@@ -459,15 +456,15 @@ def same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
-def file_histogram(src: Path, mode: str = "gray") -> Histogram:
+def file_histogram(src: Path, kind: str = "scalar") -> Histogram:
     """The histogram of one prepared image file (the unit of work of a shared fit)."""
-    image, _ = _load_prepared(Path(src), mode)
+    image, _ = _load_prepared(Path(src), kind)
     return histogram(image)
 
 
-def _histogram_job(src: Path, mode: str) -> tuple[Histogram | None, str | None, str | None]:
+def _histogram_job(src: Path, kind: str) -> tuple[Histogram | None, str | None, str | None]:
     try:
-        return file_histogram(src, mode), None, None
+        return file_histogram(src, kind), None, None
     except Exception as exc:
         return None, describe_error(exc, src), traceback.format_exc()
 
@@ -647,7 +644,7 @@ def _shared_fit(
             on_histogram(count[0], len(todo))
 
     hists = run_jobs(
-        _histogram_job, [(jobs[i].src, options.mode) for i in todo], executor=executor,
+        _histogram_job, [(jobs[i].src, options.kind) for i in todo], executor=executor,
         max_workers=max_workers, on_done=tick,
         on_lost=lambda _i, exc: (None, f"worker lost ({describe_error(exc)})", None),
     )

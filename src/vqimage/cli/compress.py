@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from vqimage._shared.kinds import KINDS
 from vqimage.cli._ui import (
     CONTEXT,
     GLOB_CHARS,
@@ -38,13 +39,13 @@ STRATEGIES = ("optimal", *(s for s in _STRATEGIES if s != "optimal"))
 
 
 
-def read_prepared(path: Path, mode: str = "gray") -> Any:
+def read_prepared(path: Path, kind: str = "scalar") -> Any:
     from vqimage.cli.batch import prepare
     from vqimage.io import read_image
 
     try:
         image = read_image(path)
-        image, notices = prepare(image, mode)
+        image, notices = prepare(image, kind)
     except (OSError, ValueError, TypeError) as exc:
         raise CLIError(describe(exc, path)) from exc
     for n in notices:
@@ -109,10 +110,10 @@ are compressed in parallel over the available cores, with a progress bar on a te
 summary table. A batch skips files whose output exists (rerunning finishes an interrupted
 batch); --force recompresses them.
 
-Colour images get a palette of -k colours (default 256) fitted by k-means (--mode palette,
-the default for colour input); --mode channels quantizes each channel on its own (-k levels
-each), --mode blocks codes blocks of pixels (--block, default 2x2) with a codebook of -k
-blocks, and --mode gray converts colour to gray with ITU-R 601 luma (0.299 R + 0.587 G +
+Colour images get a palette of -k colours (default 256) fitted by k-means (--kind palette,
+the default for colour input); --kind channels quantizes each channel on its own (-k levels
+each), --kind blocks codes blocks of pixels (--block, default 2x2) with a codebook of -k
+blocks, and --kind scalar converts colour to gray with ITU-R 601 luma (0.299 R + 0.587 G +
 0.114 B, as Pillow's "L"). --dither diffuses the quantization error (Floyd–Steinberg).
 
 \b
@@ -121,7 +122,7 @@ Examples:
   vqimage compress face.png -o face.vqi -k 4 -s kmeans --codec lzma
   vqimage compress face.png -o face.vqi --psnr 35
   vqimage compress photo.png -o photo.vqi -k 64 --dither
-  vqimage compress photo.png -o photo.vqi --mode blocks --block 4x4
+  vqimage compress photo.png -o photo.vqi --kind blocks --block 4x4
   vqimage compress scans/ -o out/ -j 2
   vqimage compress 'scans/*.tif' -o out/ --shared
   vqimage compress scans/ -o out/ --scheduler tcp://10.0.0.5:8786
@@ -136,13 +137,15 @@ Examples:
 @click.option("-k", "--levels", "n_levels", type=click.IntRange(2, 65536), default=None,
               help="Number of levels (colours, blocks), 2 to 65536.  [default: 8; 256 for "
               "palette and blocks]")
-@click.option("--mode", type=click.Choice(("palette", "channels", "blocks", "gray")),
-              default=None, help="How to quantize: palette of colours, each channel on its own, "
-              "blocks of pixels, or gray.  [default: palette for colour input, else gray]")
+@click.option("--kind", "kind", type=click.Choice((*KINDS, "gray")), default=None,
+              help="Quantizer kind: " + "; ".join(f"{k.name}: {k.summary}" for k in KINDS.values())
+              + " (gray: an alias of scalar).  [default: palette for colour input, else scalar]")
+@click.option("--mode", "kind", type=click.Choice((*KINDS, "gray")), hidden=True,
+              help="Old name of --kind.")
 @click.option("--block", "block", default="2x2", show_default=True, metavar="HxW",
-              help="Block size of --mode blocks.")
+              help="Block size of --kind blocks.")
 @click.option("--dither", is_flag=True,
-              help="Floyd–Steinberg error diffusion (palette and gray modes).")
+              help="Floyd–Steinberg error diffusion (palette and scalar kinds).")
 @click.option("-s", "--strategy", type=click.Choice(STRATEGIES), default="optimal",
               show_default=True, help="How the levels are fitted.")
 @click.option("--reconstruction", type=click.Choice(RECONSTRUCTIONS), default="centroid",
@@ -165,7 +168,7 @@ def compress(
     inputs: tuple[str, ...],
     output: str | None,
     n_levels: int | None,
-    mode: str | None,
+    kind: str | None,
     block: str,
     dither: bool,
     strategy: str,
@@ -184,12 +187,15 @@ def compress(
         raise click.UsageError("-k/--levels and --psnr exclude each other: give one of them")
     if scheduler is not None and jobs is not None:
         raise click.UsageError("--scheduler and -j/--jobs exclude each other")
-    if shared and mode not in (None, "gray"):
-        raise click.UsageError("--shared fits one scalar quantizer: use it with --mode gray")
-    if target_psnr is not None and mode not in (None, "gray"):
-        raise click.UsageError("--psnr works with --mode gray only")
-    if dither and mode in ("channels", "blocks"):
-        raise click.UsageError(f"--dither works with --mode palette or gray, not {mode}")
+    if kind == "gray":
+        kind = "scalar"
+    if shared and kind not in (None, "scalar"):
+        raise click.UsageError("--shared fits one scalar quantizer: use it with --kind scalar")
+    if target_psnr is not None and kind not in (None, "scalar"):
+        raise click.UsageError("--psnr works with --kind scalar only")
+    if dither and kind is not None and not KINDS[kind].dithers:
+        dithering = " or ".join(k.name for k in KINDS.values() if k.dithers)
+        raise click.UsageError(f"--dither works with --kind {dithering}, not {kind}")
     try:
         bh, bw = (int(v) for v in block.lower().split("x"))
         if bh < 1 or bw < 1:
@@ -203,7 +209,7 @@ def compress(
     options = CompressOptions(
         n_levels=None if target_psnr is not None else n_levels,
         psnr=target_psnr, strategy=strategy, reconstruction=reconstruction, codec=codec,
-        mode=mode or ("gray" if gray_only else "auto"), overwrite=force, block=(bh, bw),
+        kind=kind or ("scalar" if gray_only else "auto"), overwrite=force, block=(bh, bw),
         dither=dither,
     )
     files, roots, bad, batch = _expand(inputs, recursive)

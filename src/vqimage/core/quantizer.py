@@ -302,7 +302,7 @@ def fit_histogram(
     Examples
     --------
     >>> import numpy as np
-    >>> from vqimage.histogram import histogram
+    >>> from vqimage import histogram
     >>> h = histogram(np.array([0, 0, 10, 10, 250], dtype=np.uint8))
     >>> fit_histogram(h, 2).codebook.tolist()
     [5.0, 250.0]
