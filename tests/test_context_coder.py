@@ -1,0 +1,169 @@
+"""The context coders against hostile files (bounded memory and time) and ``codec="auto"``.
+
+Hostile files are crafted with valid headers and checksums (``vqimage.format`` helpers) so
+that they reach the payload decoder. Memory is measured as the growth of the peak resident
+set of a fresh Python process (numba allocates outside tracemalloc's view), after the
+kernel is compiled and warmed up; the time limit is a generous sanity bound for a shared
+machine.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import vqimage
+from vqimage import format as vqi_format
+from vqimage.codecs import (
+    CODECS,
+    CONTEXT_MAX_RATIO,
+    encode_best,
+    get_codec,
+)
+from vqimage.errors import FormatError
+
+SRC = Path(vqimage.__file__).resolve().parent.parent
+MEMORY_LIMIT_MB = 64
+TIME_LIMIT_S = 5.0  # the goal is 1 s; 5 s leaves room for a loaded machine
+
+# Run in a fresh process: warm the kernel up, craft the file, then measure the peak RSS
+# growth and the time of load + decompress, which must end in FormatError.
+_PROBE = textwrap.dedent(
+    """
+    import json, resource, sys, time
+    import numpy as np
+    import vqimage
+    from vqimage import format as vqi_format
+    from vqimage.codecs import get_codec
+
+    args = json.loads(sys.argv[1])
+    codec = get_codec(args["codec"])
+    n_levels = args["n_levels"]
+    warm = np.arange(4096, dtype=np.uint8).reshape(64, 64) % n_levels
+    codec.decode(codec.encode(warm, n_levels), warm.shape, n_levels)
+    q = vqimage.fit(np.arange(256, dtype=np.uint8), n_levels)
+    rng = np.random.default_rng(args["seed"])
+    payload = bytes(args["prefix"]) + rng.integers(
+        0, 256, args["payload_len"] - len(args["prefix"]), dtype=np.uint8).tobytes()
+    shape = tuple(args["shape"])
+    if args["chunked"]:
+        import os, struct, zlib
+        from vqimage.chunked import MAGIC
+        index = {
+            "shape": list(shape), "dtype": "u1", "chunks": [[s] for s in shape],
+            "n_levels": n_levels, "quantizer": q.to_dict(),
+            "entries": [[16, len(payload), codec.id, zlib.crc32(payload)]],
+        }
+        raw = json.dumps(index, sort_keys=True, separators=(",", ":")).encode()
+        path = args["path"]
+        with open(path, "wb") as f:
+            f.write(MAGIC + struct.pack("<H6s", 1, bytes(6)) + payload + raw)
+            f.write(struct.pack("<QQI4s", 16 + len(payload), len(raw), zlib.crc32(raw),
+                                b"VQCE"))
+        source = path
+        size = os.path.getsize(path)
+    else:
+        source = vqi_format.write(q, shape, shape, args["codec"], payload)
+        size = len(source)
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t0 = time.perf_counter()
+    try:
+        vqimage.load(source).decompress()
+        outcome = "decoded"
+    except vqimage.FormatError:
+        outcome = "FormatError"
+    seconds = time.perf_counter() - t0
+    grown = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+    print(json.dumps({"outcome": outcome, "seconds": seconds, "mb": grown, "size": size}))
+    """
+)
+
+
+def _probe(tmp_path: Path, **kw) -> dict:
+    args = {"codec": "context", "n_levels": 8, "seed": 0, "prefix": [0], "chunked": False,
+            "path": str(tmp_path / "hostile.vqi"), **kw}
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    out = subprocess.run(
+        [sys.executable, "-c", _PROBE, json.dumps(args)], capture_output=True, text=True,
+        env=env, timeout=300, check=True,
+    )
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def _max_codes(payload_len: int) -> int:
+    return CONTEXT_MAX_RATIO * (payload_len - 1)
+
+
+@pytest.mark.parametrize(
+    ("payload_len", "layout"),
+    [
+        (1_160, "1-D"),  # the issue's 1,266-byte file (1-D, the widest possible row)
+        (10_000, "1-D"),  # the issue's 10 KB file
+        (10_000, "one column"),
+        (10_000, "2-D"),
+    ],
+)
+def test_hostile_context_payload_fails_in_bounded_memory(tmp_path, payload_len, layout):
+    count = _max_codes(payload_len)
+    shape = {
+        "1-D": [count],
+        "one column": [count, 1],
+        "2-D": [count // 4096, 4096],
+    }[layout]
+    r = _probe(tmp_path, payload_len=payload_len, shape=shape)
+    assert r["outcome"] == "FormatError"
+    assert r["mb"] < MEMORY_LIMIT_MB, r
+    assert r["seconds"] < TIME_LIMIT_S, r
+
+
+def test_hostile_chunked_context_payload_fails_in_bounded_memory(tmp_path):
+    payload_len = 10_000
+    r = _probe(tmp_path, payload_len=payload_len, shape=[_max_codes(payload_len)],
+               chunked=True)
+    assert r["outcome"] == "FormatError"
+    assert r["mb"] < MEMORY_LIMIT_MB, r
+    assert r["seconds"] < TIME_LIMIT_S, r
+
+
+@pytest.mark.parametrize("n_levels", [2, 8, 256, 300])
+def test_claims_beyond_the_reachable_ratio_fail_before_decoding(n_levels):
+    q = vqimage.fit(np.arange(1000, dtype=np.uint16), n_levels)
+    payload = bytes(100)
+    ratio = CONTEXT_MAX_RATIO if n_levels <= 256 else (1 << 14)
+    fine = ratio * 99
+    too_many = fine + 1
+    data = vqi_format.write(q, (too_many,), (too_many,), "context", payload)
+    with pytest.raises(FormatError, match="cannot hold"):
+        vqimage.load(data)
+    get_codec("context").check_size(100, fine, n_levels)  # at the bound: allowed
+
+
+def test_constant_planes_stay_within_the_ratio_bound():
+    # The most compressible input: the coder's real ratio must stay below the bound.
+    for shape in [(2000, 2000), (1, 4_000_000)]:
+        codes = np.zeros(shape, dtype=np.uint8)
+        payload = get_codec("context").encode(codes, 2)
+        assert codes.size <= CONTEXT_MAX_RATIO * (len(payload) - 1)
+
+
+def test_decoder_grows_its_buffer_only_as_codes_decode():
+    from vqimage import _contextcoder
+
+    codes = (np.arange(300_000, dtype=np.int64) // 1000 % 4).astype(np.uint8).reshape(300, 1000)
+    payload = get_codec("context").encode(codes, 4)
+    # Much larger than the first buffer: the kernel must grow it and keep earlier codes.
+    assert codes.size > 4 * _contextcoder.INITIAL_CODES
+    out = get_codec("context").decode(payload, codes.shape, 4)
+    np.testing.assert_array_equal(out, codes)
+
+
+def test_auto_names_are_registered_codecs():
+    name, payload = encode_best(np.zeros((8, 8), dtype=np.uint8), 4)
+    assert name in CODECS and get_codec(name).decode(payload, (8, 8), 4).max() == 0
