@@ -10,6 +10,7 @@ name      id  payload
 packed    0   the codes bit-packed, ``ceil(log2 n_levels)`` bits each (:mod:`vqimage.packing`)
 lzma      1   LZMA2 (preset 9 | extreme) over the codes as bytes (1 or 2 bytes per code)
 context   2   an adaptive context-mixing binary arithmetic coder over neighbouring codes
+context2  3   ``context``'s coder on prediction residuals of renumbered codes, more contexts
 ========  ==  ==========================================================================
 
 ``docs/format.md`` specifies every payload byte by byte. All codecs are deterministic: the same
@@ -33,6 +34,7 @@ from .packing import pack, unpack
 __all__ = [
     "CODECS",
     "Codec",
+    "Context2Codec",
     "ContextCodec",
     "LzmaCodec",
     "PackedCodec",
@@ -383,12 +385,54 @@ class ContextCodec(Codec):
             )
 
 
-CODECS: dict[str, Codec] = {c.name: c for c in (PackedCodec(), LzmaCodec(), ContextCodec())}
+class Context2Codec(ContextCodec):
+    """Residual context mixing over renumbered codes (``docs/format.md``, codec id 3).
+
+    The encoder renumbers the codes so that codes often found side by side get nearby numbers
+    (the order of a palette is arbitrary; scalar levels keep theirs) and stores that
+    permutation; each code is then coded as its residual against the median predictor, with
+    contexts of neighbouring codes and of quantised gradients, mixed and refined by two APMs.
+    Smaller than ``context`` at every size tried, most at many levels and for palettes
+    (``docs/benchmarks/codecs.md``). Above 256 levels the payload holds lzma, as ``context``.
+    """
+
+    name = "context2"
+    id = 3
+
+    def _encode(self, codes: np.ndarray, n_levels: int) -> bytes:
+        bits = _bits(n_levels)
+        if bits > CONTEXT_MAX_BITS:
+            return bytes([_METHOD_LZMA]) + LzmaCodec()._encode(codes, n_levels)
+        from . import _context2
+
+        plane_shape, axes = plane_view(codes.shape)
+        plane = codes if axes is None else np.transpose(codes, axes)
+        plane = np.ascontiguousarray(plane, dtype=np.uint8).reshape(plane_shape)
+        return bytes([_METHOD_MODEL]) + _context2.encode(plane, bits, n_levels)
+
+    def _decode(self, data: bytes, shape: tuple[int, ...], n_levels: int) -> np.ndarray:
+        method = data[0]
+        bits = _bits(n_levels)
+        if method != _METHOD_MODEL or bits > CONTEXT_MAX_BITS:
+            return super()._decode(data, shape, n_levels)  # lzma, or the error for bad bytes
+        from . import _context2
+
+        plane_shape, axes = plane_view(shape)
+        plane = _context2.decode(data[1:], plane_shape, bits, n_levels)
+        if axes is None:
+            return plane.reshape(-1)
+        moved = tuple(shape[a] for a in axes)
+        return np.transpose(plane.reshape(moved), np.argsort(axes)).reshape(-1)
+
+
+CODECS: dict[str, Codec] = {
+    c.name: c for c in (PackedCodec(), LzmaCodec(), ContextCodec(), Context2Codec())
+}
 _BY_ID: dict[int, Codec] = {c.id: c for c in CODECS.values()}
 
 
 def get_codec(name: str) -> Codec:
-    """The codec called ``name`` (``"packed"``, ``"lzma"`` or ``"context"``).
+    """The codec called ``name`` (``"packed"``, ``"lzma"``, ``"context"`` or ``"context2"``).
 
     Examples
     --------
@@ -411,16 +455,22 @@ def codec_from_id(codec_id: int) -> Codec:
     return codec
 
 
-def encode_best(codes: Any, n_levels: int) -> tuple[str, bytes]:
-    """Encode with the codec giving the smaller payload: what ``codec="auto"`` does.
+# What ``auto`` tries, in order; on equal sizes the earlier codec wins (packed is the fastest
+# to read, lzma the slowest to write).
+AUTO_ORDER = ("packed", "context2", "context", "lzma")
 
-    The candidates are ``packed`` and ``context``; ties go to ``packed``. ``lzma`` is not
-    tried: the context coder's match model already captures the long repeats LZMA finds
-    (a tiled random pattern: context 8.3 KB, lzma 8.0 KB, against 22 KB without the match
-    model), it beats lzma by 35-45 % on photographs, and lzma at preset 9 | extreme would
-    cost more time than the other two together (0.8 s CPU for a megapixel). Above 256
-    levels the context payload is itself lzma. The choice is a pure function of the codes,
-    hence deterministic.
+
+def encode_best(codes: Any, n_levels: int) -> tuple[str, bytes]:
+    """Encode with every codec and keep the smallest payload: what ``codec="auto"`` does.
+
+    The candidates are all codecs (``packed``, ``context2``, ``context``, ``lzma``); on equal
+    sizes the earlier one in that order wins. The result is therefore never larger than any
+    single codec's, and the choice is a pure function of the codes (deterministic).
+
+    Cost: the sum of the candidates' encoding times, about 3x the time of ``context2`` alone
+    (lzma at preset 9 | extreme and the two context coders each take 0.3-1 s per
+    megapixel; packed is negligible). Above 256 levels both context payloads are lzma plus
+    a method byte, so only ``packed`` and ``lzma`` are tried.
 
     Returns
     -------
@@ -430,19 +480,23 @@ def encode_best(codes: Any, n_levels: int) -> tuple[str, bytes]:
     --------
     >>> import numpy as np
     >>> encode_best(np.zeros((32, 32), dtype=np.uint8), 4)[0]
-    'context'
+    'context2'
     >>> encode_best(np.array([1, 0], dtype=np.uint8), 2)[0]
     'packed'
     """
     n = _check_levels(n_levels)
     c = _check_codes(codes, n)
+    best_name = "packed"
     best = CODECS["packed"].encode(c, n)
     if n == 1 or c.size == 0:
-        return "packed", best
-    payload = CODECS["context"].encode(c, n)
-    if len(payload) < len(best):
-        return "context", payload
-    return "packed", best
+        return best_name, best
+    for name in AUTO_ORDER[1:]:
+        if _bits(n) > CONTEXT_MAX_BITS and name.startswith("context"):
+            continue  # lzma with one more byte: cannot win against lzma itself
+        payload = CODECS[name].encode(c, n)
+        if len(payload) < len(best):
+            best_name, best = name, payload
+    return best_name, best
 
 
 def choose_codec(codes: Any, n_levels: int) -> str:
