@@ -132,7 +132,7 @@ def test_face_sizes_and_nbytes(face):
     assert packed.nbytes == len(packed.payload) + 8 * 8 + len(packed.header)
     assert len(packed.tobytes()) == len(packed.header) + 294_912 + 4
     auto = vqimage.compress(face, 8)
-    assert auto.codec == "context"
+    assert auto.codec == "context2"
     assert len(auto.tobytes()) <= 95_000  # the goal: 0.75x the PNG palette file (127,441 B)
     assert len(auto.tobytes()) < 73_883  # the moonshot: JPEG XL lossless, effort 7
     np.testing.assert_array_equal(vqimage.load(auto.tobytes()).decompress(), auto.decompress())
