@@ -132,7 +132,7 @@ def test_face_sizes_and_nbytes(face):
     assert packed.nbytes == len(packed.payload) + 8 * 8 + len(packed.header)
     assert len(packed.tobytes()) == len(packed.header) + 294_912 + 4
     auto = vqimage.compress(face, 8)
-    assert auto.codec == "context"
+    assert auto.codec == "context2"
     assert len(auto.tobytes()) <= 95_000  # the goal: 0.75x the PNG palette file (127,441 B)
     assert len(auto.tobytes()) < 73_883  # the moonshot: JPEG XL lossless, effort 7
     np.testing.assert_array_equal(vqimage.load(auto.tobytes()).decompress(), auto.decompress())
@@ -223,7 +223,9 @@ def patch(data: bytes, offset: int, fmt: str, value) -> bytes:
 def test_header_layout():
     data = small_file("packed")
     assert data[:8] == MAGIC == b"\x89VQI\r\n\x1a\n"
-    assert struct.unpack_from("<H", data, 8)[0] == VERSION == 1
+    # The lowest version that holds the file: packed exists since version 1.
+    assert struct.unpack_from("<H", data, 8)[0] == 1 and VERSION == 2
+    assert struct.unpack_from("<H", small_file("context2"), 8)[0] == 2
     assert data[10] == 0 and data[11] == 0 and data[12:14] == b"u1"
     assert (data[14], data[15]) == (2, 2)
     n_levels, json_len, payload_len = struct.unpack_from("<IIQ", data, 16)
@@ -245,7 +247,7 @@ def test_header_layout():
         (lambda d: d[:40], "truncated"),
         (lambda d: d[:-1], "truncated"),
         (lambda d: d + b"\x00", "trailing bytes"),
-        (lambda d: patch(d, 8, "<H", 2), "unsupported format version 2.*newer"),
+        (lambda d: patch(d, 8, "<H", 3), "unsupported format version 3.*newer"),
         (lambda d: patch(d, 8, "<H", 0), "unsupported format version 0"),
         (lambda d: d[:-4] + bytes(4), "checksum mismatch"),
         (lambda d: patch(d, 10, "<B", 9), "unknown codec id 9"),
@@ -489,3 +491,9 @@ def test_repr_and_constructor(image_c):
     assert repr(image_c).startswith("CompressedImage(shape=(15, 20), dtype=uint8, n_levels=4")
     again = CompressedImage(image_c.quantizer, image_c.shape, image_c.codec, image_c.payload)
     assert again.tobytes() == image_c.tobytes()
+
+
+def test_version_1_cannot_name_context2():
+    data = small_file("context2")
+    with pytest.raises(FormatError, match="does not exist in version 1"):
+        read(patch(data, 8, "<H", 1))

@@ -8,17 +8,21 @@ import numpy as np
 
 from vqimage._shared.dtypes import bits_for
 from vqimage.codecs.base import Codec
-from vqimage.codecs.lzma import LzmaCodec
+from vqimage.codecs.lzma import LZMA_MAX_RATIO, LzmaCodec
 from vqimage.errors import FormatError
 
-__all__ = ["ContextCodec", "plane_view"]
+__all__ = ["CONTEXT_MAX_BITS", "CONTEXT_MAX_RATIO", "ContextCodec", "plane_view"]
 
 CONTEXT_MAX_BITS = 8  # above 256 levels the context model falls back to lzma
 _METHOD_MODEL = 0
 _METHOD_LZMA = 1
-# Every binary decision costs at least -log2(4095/4096) bits, so a valid stream of d
-# decisions has more than d / 22,700 bytes; 2**15 codes per byte leaves a margin.
-CONTEXT_MAX_RATIO = 1 << 15
+# The coder's probability of a decision never exceeds 4094/4096 (squash(2047) = 4094 and the
+# APM's 4095 average to 4094), so every code costs at least -log2(4094/4096) bits and a valid
+# method-0 stream of P - 1 bytes (4 of them the final flush) holds at most
+# 8 * (P - 1) / 0.000705 = 11,352 * (P - 1) codes. A constant plane reaches 7,330.
+CONTEXT_MAX_RATIO = 11_400
+# Method 1 (lzma inside, above 256 levels): 2 bytes per code, LZMA_MAX_RATIO bytes per byte.
+CONTEXT_LZMA_MAX_RATIO = LZMA_MAX_RATIO // 2
 
 
 def plane_view(shape: tuple[int, ...]) -> tuple[tuple[int, ...], tuple[int, ...] | None]:
@@ -101,8 +105,11 @@ class ContextCodec(Codec):
     def _check_size(self, payload_len: int, count: int, n_levels: int) -> None:
         if payload_len < 1:
             raise FormatError("the context payload is empty")
-        # Both methods compress at most CONTEXT_MAX_RATIO codes per byte.
-        if count > CONTEXT_MAX_RATIO * payload_len:
+        # Before anything is allocated: the most codes either method can put in these bytes.
+        # (The decoder also grows its code buffer only as codes decode, so memory follows
+        # the codes the stream really holds, not the claim.)
+        ratio = CONTEXT_LZMA_MAX_RATIO if n_levels > 256 else CONTEXT_MAX_RATIO
+        if count > ratio * (payload_len - 1):
             raise FormatError(
                 f"a context payload of {payload_len} bytes cannot hold {count} codes"
             )

@@ -53,7 +53,10 @@ __all__ = [
 ]
 
 MAGIC = b"\x89VQI\r\n\x1a\n"
-VERSION = 1
+VERSION = 2
+# The oldest version that can hold each codec: writers use the lowest version that holds the
+# file, so files without the newer codecs stay readable by older readers, byte for byte.
+CODEC_VERSIONS = {0: 1, 1: 1, 2: 1, 3: 2}
 MAX_NDIM = 32
 # Beyond 2**48 elements no array fits any machine's memory: refuse before anything else.
 MAX_ELEMENTS = 1 << 48
@@ -148,7 +151,7 @@ def header_bytes(
         if min(dims) < 1:
             raise ValueError(f"a .vqi {name} has no empty dimensions, got {dims}")
     fixed = _FIXED.pack(
-        MAGIC, VERSION, codec_id, 0, _dtype_code(dtype), len(shape), len(code_shape),
+        MAGIC, CODEC_VERSIONS[codec_id], codec_id, 0, _dtype_code(dtype), len(shape), len(code_shape),
         int(quantizer.n_levels), len(qjson), payload_len,
     )
     dims = struct.pack(f"<{len(shape) + len(code_shape)}Q", *shape, *code_shape)
@@ -207,9 +210,11 @@ def _read(buf: bytes) -> VqiFile:
         raise _fail(f"truncated: {size} bytes, a header alone needs {FIXED_SIZE + _CRC.size}")
     (_, version, codec_id, flags, dt, ndim, code_ndim, n_levels, json_len,
      payload_len) = _FIXED.unpack_from(buf)
-    if version != VERSION:
+    if not 1 <= version <= VERSION:
         newer = " (written by a newer vqimage?)" if version > VERSION else ""
-        raise _fail(f"unsupported format version {version}; this reader knows {VERSION}{newer}")
+        raise _fail(
+            f"unsupported format version {version}; this reader knows 1 to {VERSION}{newer}"
+        )
     expected = FIXED_SIZE + 8 * (ndim + code_ndim) + json_len + payload_len + _CRC.size
     if expected != size:
         what = "truncated" if expected > size else "has trailing bytes"
@@ -220,6 +225,8 @@ def _read(buf: bytes) -> VqiFile:
     if flags != 0:
         raise _fail(f"unknown flags {flags:#04x}")
     codec = codec_from_id(codec_id)
+    if CODEC_VERSIONS[codec_id] > version:
+        raise _fail(f"codec id {codec_id} ({codec.name}) does not exist in version {version}")
     try:
         dt_text = dt.decode("ascii")
     except UnicodeDecodeError as exc:
