@@ -9,8 +9,8 @@ downloaded.
 from __future__ import annotations
 
 import hashlib
-import re
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -59,7 +59,7 @@ _place_face()
 # -- project ---------------------------------------------------------------------------------
 project = "vqimage"
 author = "vqimage developers"
-copyright = "vqimage developers, BSD-3-Clause"  # noqa: A001
+copyright = "vqimage developers, BSD-3-Clause"
 release = vqimage.__version__
 version = ".".join(release.split(".")[:2])
 
@@ -129,7 +129,7 @@ _FIELD = re.compile(r"^(\s*\w[\w, ]* : )(.*)$")
 _TRAILING_UNDERSCORE = re.compile(r"(?<![\w`])([A-Za-z]\w*_)(?![\w`])")
 
 
-def _skip_member(app, what, name, obj, skip, options):  # noqa: ARG001
+def _skip_member(app, what, name, obj, skip, options):
     # scikit-learn generates set_*_request methods (metadata routing) on every estimator
     # subclass; their docstrings point into scikit-learn's own docs.
     if what == "class" and _META_REQUEST.fullmatch(name):
@@ -137,7 +137,7 @@ def _skip_member(app, what, name, obj, skip, options):  # noqa: ARG001
     return None
 
 
-def _quote_type_identifiers(app, what, name, obj, options, lines):  # noqa: ARG001
+def _quote_type_identifiers(app, what, name, obj, options, lines):
     for i, line in enumerate(lines):
         m = _FIELD.match(line)
         if m:
