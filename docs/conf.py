@@ -79,6 +79,9 @@ exclude_patterns = ["_build", "_templates", "_ext", "auto_examples/*.ipynb",
                     "auto_examples/*.codeobj.json"]
 # No network: no intersphinx, no remote images.
 default_role = "code"
+# Attribute names such as n_levels exist on every quantizer: numpydoc's Attributes sections would
+# otherwise warn that a bare name has several targets.
+suppress_warnings = ["ref.python"]
 
 # -- autodoc / autosummary / numpydoc --------------------------------------------------------
 autosummary_generate = True

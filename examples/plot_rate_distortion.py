@@ -2,7 +2,7 @@
 Rate and distortion
 ===================
 
-More levels cost more bits and give a better image. :func:`vqimage.plot.rate_distortion`
+More levels cost more bits and give a better image. :func:`vqimage.viz.plot.rate_distortion`
 fits every strategy at 2 to 256 levels, compresses each result into a real ``.vqi`` file and
 draws PSNR and SSIM against its bits per pixel (header included), one curve per strategy.
 """
@@ -10,15 +10,14 @@ draws PSNR and SSIM against its bits per pixel (header included), one curve per 
 from skimage import data
 
 import vqimage
-import vqimage.plot
 
 camera = data.camera()  # 512x512 uint8, bundled with scikit-image
 cache = {}  # shared: each quantizer is fitted and measured once
 fig = vqimage.plot.rate_distortion(camera, cache=cache)
 
 # %%
-# The same measurements as numbers: :func:`vqimage.plot.rate_distortion_points` returns them
-# (one :class:`~vqimage.plot.RDPoint` per strategy and number of levels) without drawing.
+# The same measurements as numbers: :func:`vqimage.viz.session.rate_distortion_points` returns them
+# (one :class:`~vqimage.viz.session.RDPoint` per strategy and number of levels) without drawing.
 
 points = vqimage.plot.rate_distortion_points(camera, ("kmeans", "optimal"), (4, 8, 16), cache=cache)
 for p in points:

@@ -23,7 +23,6 @@ from pathlib import Path
 import numpy as np
 
 import vqimage
-import vqimage.plot
 
 face = vqimage.data.face(gray=True)
 print(f"shape {face.shape}, dtype {face.dtype}, {face.nbytes:,} bytes")

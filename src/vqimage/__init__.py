@@ -9,11 +9,10 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
+from vqimage._shared.version import __version__
 from vqimage.core.histogram import Histogram, histogram
 from vqimage.core.quantizer import Quantizer, fit, fit_histogram
 from vqimage.errors import FewerLevelsWarning, FormatError, VQImageWarning
-
-__version__ = "0.1.0"
 
 # Public names served lazily from the module that owns them (keeps `import vqimage` fast).
 _LAZY = {

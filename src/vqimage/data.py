@@ -7,6 +7,8 @@ from pathlib import Path
 
 import numpy as np
 
+from vqimage._shared.optional import require
+
 __all__ = ["default_image", "face", "face_cache_path", "sample"]
 
 FACE_SHA256 = "9d8b0b4d081313e2b485748c770472e5a95ed1738146883d84c7030493e82886"
@@ -15,7 +17,7 @@ _SKIMAGE = ("camera", "astronaut", "coffee", "chelsea", "moon", "coins", "page",
 
 def face_cache_path() -> Path:
     """Where pooch (and so ``scipy.datasets.face``) keeps ``face.dat``."""
-    import pooch
+    pooch = require("pooch", "finding the raccoon face")
 
     return Path(pooch.os_cache("scipy-data")) / "face.dat"
 
@@ -41,6 +43,7 @@ def sample(name: str, *, gray: bool = False) -> np.ndarray:
         return face(gray=gray)
     if name not in _SKIMAGE:
         raise ValueError(f"unknown sample image {name!r}; choose face or one of {_SKIMAGE}")
+    require("skimage", "the sample images")
     from skimage import data as skdata
 
     img = getattr(skdata, name)()

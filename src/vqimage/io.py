@@ -26,6 +26,7 @@ from typing import IO, Any
 import numpy as np
 
 from vqimage._shared.fs import atomic_write
+from vqimage._shared.optional import require
 from vqimage.errors import FormatError
 
 __all__ = [
@@ -33,6 +34,7 @@ __all__ = [
     "READ_SUFFIXES",
     "WRITE_SUFFIXES",
     "encode_image",
+    "encode_indexed_png",
     "is_image_path",
     "read_image",
     "to_gray",
@@ -119,7 +121,7 @@ def _read_npy(p: Path) -> np.ndarray:
 
 
 def _read_tiff(p: Path) -> np.ndarray:
-    import tifffile
+    tifffile = require("tifffile", "reading and writing TIFF")
 
     try:
         return np.asarray(tifffile.imread(p))
@@ -139,6 +141,7 @@ def _png_depth(p: Path) -> tuple[int, int] | None:
 
 
 def _read_pillow(p: Path, fmt: str) -> np.ndarray:
+    require("PIL", "reading PNG, JPEG, BMP and WebP")
     from PIL import Image, UnidentifiedImageError
 
     if fmt == "PNG":
@@ -349,6 +352,7 @@ def _writer(image: Any, suffix_: str) -> Callable[[IO[bytes]], Any]:
 
 
 def _write_pillow(f: IO[bytes], arr: np.ndarray, fmt: str, mode: str) -> None:
+    require("PIL", "writing PNG, JPEG, BMP and WebP")
     from PIL import Image
 
     dtype = "<u2" if mode == "I;16" else arr.dtype
@@ -371,7 +375,7 @@ def _png16_colour(arr: np.ndarray) -> bytes:
 
 
 def _write_tiff(f: IO[bytes], arr: np.ndarray) -> None:
-    import tifffile
+    tifffile = require("tifffile", "reading and writing TIFF")
 
     ch = _channels(arr)
     photometric = "rgb" if ch in (3, 4) and arr.ndim == 3 else "minisblack"
@@ -382,3 +386,44 @@ def _write_tiff(f: IO[bytes], arr: np.ndarray) -> None:
 def _reason(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:200]
+
+
+def encode_indexed_png(codes: Any, palette: Any) -> bytes:
+    """An indexed (mode "P") PNG of ``codes`` with colours ``palette``: for tools that want one.
+
+    Parameters
+    ----------
+    codes : array_like of shape (height, width)
+        Integer indices into ``palette``.
+    palette : array_like of shape (n, 3) or (n, 4), uint8
+        RGB or RGBA colours, at most 256; alpha is kept (PNG tRNS).
+
+    Examples
+    --------
+    >>> import io
+    >>> import numpy as np
+    >>> from PIL import Image
+    >>> data = encode_indexed_png(np.array([[0, 1], [1, 1]]), [[255, 0, 0], [0, 0, 255]])
+    >>> im = Image.open(io.BytesIO(data))
+    >>> im.mode, np.asarray(im.convert("RGB"))[0, 1].tolist()
+    ('P', [0, 0, 255])
+    """
+    import io
+
+    require("PIL", "writing PNG, JPEG, BMP and WebP")
+    from PIL import Image
+
+    book = np.asarray(palette)
+    if book.ndim != 2 or book.shape[1] not in (3, 4) or not 1 <= len(book) <= 256:
+        raise ValueError(f"an indexed PNG needs 1 to 256 RGB or RGBA colours, got {book.shape}")
+    c = np.asarray(codes)
+    if c.ndim != 2:
+        raise ValueError(f"codes must be a (height, width) array, got shape {c.shape}")
+    if c.size and (int(c.min()) < 0 or int(c.max()) >= len(book)):
+        raise ValueError(f"codes must be in [0, {len(book) - 1}]")
+    im = Image.fromarray(np.ascontiguousarray(c, dtype=np.uint8), mode="P")
+    im.putpalette(np.ascontiguousarray(book, dtype=np.uint8).tobytes(),
+                  rawmode="RGBA" if book.shape[1] == 4 else "RGB")
+    buf = io.BytesIO()
+    im.save(buf, format="PNG", optimize=True)
+    return buf.getvalue()

@@ -15,7 +15,7 @@ from typing import Any
 
 import click
 
-from vqimage import __version__
+from vqimage._shared.version import __version__
 from vqimage.cli import compress, decompress, demo, info, report
 from vqimage.cli._ui import CONTEXT, CLIError, common_options, describe, is_debug, show_warning
 

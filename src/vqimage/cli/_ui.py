@@ -138,7 +138,7 @@ class BatchProgress:
         self.task: Any = None
 
     def __enter__(self) -> BatchProgress:
-        if not is_quiet() and sys.stderr.isatty() and self.total > 0:
+        if not is_quiet() and sys.stderr.isatty() and self.total > 0 and _has_rich():
             from rich.console import Console
             from rich.progress import (
                 BarColumn,
@@ -176,7 +176,7 @@ class BatchProgress:
 @contextmanager
 def report_progress() -> Iterator[Any]:
     """A progress callback ``progress(done, total, what)`` for the report, or None when piped."""
-    if is_quiet() or not sys.stderr.isatty():
+    if is_quiet() or not sys.stderr.isatty() or not _has_rich():
         yield None
         return
     from rich.console import Console
@@ -192,3 +192,42 @@ def report_progress() -> Iterator[Any]:
         yield update
 
 
+def printable(text: str) -> str:
+    r"""``text`` with control characters escaped, so a file name cannot break a line or table.
+
+    >>> print(printable("a\nb.png"))
+    a\nb.png
+    """
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def fmt_table(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]]) -> str:
+    """A plain table: a header, a rule, one line per row; ``columns`` are (title, "<" or ">").
+
+    >>> print(fmt_table((("name", "<"), ("n", ">")), [("a", "10"), ("bb", "2")]))
+    name    n
+    ─────────
+    a      10
+    bb      2
+    """
+    widths = [max([len(t)] + [len(r[i]) for r in rows]) for i, (t, _) in enumerate(columns)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "   ".join(
+            f"{c:{j}{w}}" for c, (_, j), w in zip(cells, columns, widths)
+        ).rstrip()
+
+    head = line([t for t, _ in columns])
+    rule = "─" * (sum(widths) + 3 * (len(widths) - 1))
+    return "\n".join([head, rule, *(line(r) for r in rows)])
+
+
+def _has_rich() -> bool:
+    # Progress bars come with the "cli" extra; without rich the commands run without them.
+    try:
+        import rich  # noqa: F401
+    except ImportError:
+        return False
+    return True

@@ -43,6 +43,7 @@ from vqimage._shared.dtypes import MAX_LEVELS
 from vqimage._shared.kinds import KINDS
 from vqimage._shared.validation import check_choice
 from vqimage.core.histogram import Histogram, histogram
+from vqimage.vqi.compressed import compress
 from vqimage.vqi.inspection import pixel_count
 
 __all__ = [
@@ -419,9 +420,7 @@ def compress_file(job: Job, options: CompressOptions) -> FileResult:
                 raise ValueError(
                     f"the shared quantizer reconstructs {q.dtype}, but the image is {image.dtype}"
                 )
-            import vqimage
-
-            ci = vqimage.compress(image, quantizer=q, codec=options.codec, dither=options.dither)
+            ci = compress(image, quantizer=q, codec=options.codec, dither=options.dither)
             if not dst.parent.is_dir():
                 dst.parent.mkdir(parents=True, exist_ok=True)
             ci.save(dst, overwrite=options.overwrite)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import glob
 import math
 import os
-import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -25,9 +24,11 @@ from vqimage.cli._ui import (
     fmt_bytes,
     fmt_db,
     fmt_shape,
+    fmt_table,
     is_debug,
     is_quiet,
     note,
+    printable,
     say,
 )
 from vqimage.codecs import CODEC_CHOICES
@@ -333,28 +334,18 @@ def _report_batch(results: list[Any], output: Path | None) -> None:
         if failed:
             raise SystemExit(1)
         return
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table
-
-    console = Console(width=None if sys.stdout.isatty() else 200, highlight=False)
-    table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
-    for col, just in (("input", "left"), ("shape", "left"), ("levels", "right"),
-                      ("PSNR dB", "right"), ("bytes", "right"), ("bits/px", "right"),
-                      ("ratio", "right"), ("status", "left")):
-        table.add_column(col, justify=just)  # type: ignore[arg-type]
+    columns = (("input", "<"), ("shape", "<"), ("levels", ">"), ("PSNR dB", ">"), ("bytes", ">"),
+               ("bits/px", ">"), ("ratio", ">"), ("status", "<"))
+    rows = []
     for r in results:
         # Reasons of failures are on stderr (one line each); the table stays narrow.
         status = {"ok": "ok", "skipped": "skipped (output exists)"}.get(r.status, r.status)
-        table.add_row(
-            r.src, fmt_shape(r.shape), str(r.n_levels or "-"), fmt_db(r.psnr),
+        rows.append((
+            printable(r.src), fmt_shape(r.shape), str(r.n_levels or "-"), fmt_db(r.psnr),
             fmt_bytes(r.nbytes), "-" if r.bits_per_pixel is None else f"{r.bits_per_pixel:.3g}",
             "-" if r.ratio is None else f"{r.ratio:.2f}x", status,
-        )
-    with console.capture() as captured:
-        console.print(table)
-    # Columns are padded to the widest cell: drop the trailing blanks of every line.
-    click.echo("\n".join(ln.rstrip() for ln in captured.get().splitlines()))
+        ))
+    click.echo(fmt_table(columns, rows))
     raw = sum(r.raw_nbytes or 0 for r in ok)
     packed = sum(r.nbytes or 0 for r in ok)
     where = f" into {output}{os.sep}" if output is not None else ""

@@ -6,7 +6,9 @@ import os
 from pathlib import Path
 
 import click
+import numpy as np
 
+from vqimage._shared.fs import atomic_write
 from vqimage.cli._ui import (
     CONTEXT,
     CLIError,
@@ -40,8 +42,8 @@ def decompress(input: Path, output_arg: str | None, force: bool, png_palette: bo
       vqimage decompress field.vqi -o field.npy
       vqimage decompress photo.vqi -o photo.png --png-palette
     """
-    import vqimage
-    from vqimage.io import WRITE_SUFFIXES, write_image
+    from vqimage.io import WRITE_SUFFIXES, encode_indexed_png, write_image
+    from vqimage.vqi.compressed import load
 
     output = None if output_arg is None else Path(output_arg)
     into_dir = output is not None and (output.is_dir() or output_arg.endswith(("/", os.sep)))
@@ -53,7 +55,7 @@ def decompress(input: Path, output_arg: str | None, force: bool, png_palette: bo
     if output is not None and not into_dir:
         check_output(output, [input], force)
     try:
-        ci = vqimage.load(input)
+        ci = load(input)
     except (OSError, ValueError) as exc:
         raise CLIError(describe(exc, input)) from exc
     if output is None or into_dir:
@@ -72,12 +74,16 @@ def decompress(input: Path, output_arg: str | None, force: bool, png_palette: bo
         raise click.UsageError(f"--png-palette writes PNG files, not {output.suffix!r}")
     try:
         if png_palette:
-            from vqimage.io import atomic_write
-            from vqimage.vq.palette import png_palette_bytes
-
-            data = png_palette_bytes(ci.quantizer, ci.codes)
+            q = ci.quantizer
+            if q.kind != "palette":
+                raise ValueError("an indexed PNG needs a palette quantizer (--kind palette)")
+            if q.dtype != np.uint8 or q.n_levels > 256:
+                raise ValueError(
+                    f"an indexed PNG holds at most 256 8-bit colours; this palette has "
+                    f"{q.n_levels} {q.dtype} colours"
+                )
             image = ci.codes
-            atomic_write(output, lambda f: f.write(data), overwrite=force)
+            atomic_write(output, encode_indexed_png(image, q.codebook), overwrite=force)
         else:
             image = ci.decompress()
             write_image(output, image, overwrite=force)

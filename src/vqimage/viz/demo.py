@@ -12,6 +12,8 @@ import numpy as np
 
 from vqimage.core import metrics
 from vqimage.core.quantizer import Quantizer, fit
+from vqimage.errors import FormatError
+from vqimage.io import encode_image, encode_indexed_png
 
 STRATEGY_ORDER = ("uniform", "quantile", "kmeans", "optimal")
 
@@ -125,25 +127,17 @@ def palette_png_bytes(codes: np.ndarray, quantizer: Any) -> int | None:
     palette PNG cannot hold them (not 2-D, or more than 256 levels)."""
     if codes.ndim != 2 or quantizer.n_levels > 256:
         return None
-    import io
-
-    from PIL import Image
-
-    im = Image.frombytes("P", (codes.shape[1], codes.shape[0]),
-                         np.ascontiguousarray(codes, dtype=np.uint8).tobytes())
     book = np.asarray(quantizer.codebook, dtype=np.float64)
-    lo, hi = float(book.min()), float(book.max())
-    gray = np.zeros(book.shape) if hi == lo else (book - lo) * (255.0 / (hi - lo))
-    im.putpalette(np.repeat(np.rint(gray).astype(np.uint8), 3).tolist())
-    buf = io.BytesIO()
-    im.save(buf, format="PNG", optimize=True)
-    return buf.tell()
+    if book.ndim == 1:  # gray levels, stretched over the palette's 0..255
+        lo, hi = float(book.min()), float(book.max())
+        gray = np.zeros(book.shape) if hi == lo else (book - lo) * (255.0 / (hi - lo))
+        book = np.repeat(np.rint(gray)[:, None], 3, axis=1)
+    elif quantizer.dtype != np.uint8 or book.shape[1] not in (3, 4):
+        return None
+    return len(encode_indexed_png(codes, book.astype(np.uint8)))
 
 
 def _png_bytes(img: np.ndarray) -> int | None:
-    from vqimage.errors import FormatError
-    from vqimage.io import encode_image
-
     try:
         return len(encode_image(img, ".png"))
     except (FormatError, TypeError):  # PNG cannot hold this dtype or shape

@@ -24,12 +24,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
-from matplotlib.collections import PolyCollection
-from matplotlib.figure import Figure
-from matplotlib.lines import Line2D
-from matplotlib.patches import Patch
-from matplotlib.transforms import blended_transform_factory
 
+from vqimage._shared.optional import require
 from vqimage.core.histogram import histogram
 from vqimage.core.quantizer import Quantizer
 from vqimage.viz.demo import memory_sizes
@@ -48,6 +44,13 @@ from vqimage.viz.session import (
     session_for,
     vector_modes,
 )
+
+require("matplotlib", "vqimage.plot")
+from matplotlib.collections import PolyCollection  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+from matplotlib.transforms import blended_transform_factory  # noqa: E402
 
 __all__ = [
     "RD_LEVELS",

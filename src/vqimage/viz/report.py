@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 from matplotlib.figure import Figure
 
-from vqimage import __version__
 from vqimage._shared.fs import atomic_write
+from vqimage._shared.version import __version__
 from vqimage.core.histogram import histogram
 from vqimage.viz.demo import memory_sizes, palette_png_bytes
 from vqimage.viz.plot import (

@@ -66,7 +66,6 @@ __all__ = [
     "PaletteQuantizer",
     "colour_histogram",
     "fit_palette",
-    "png_palette_bytes",
 ]
 
 STRATEGIES = ("kmeans", "median-cut")
@@ -704,41 +703,3 @@ class PaletteQuantizer(FrozenQuantizer):
             return cls(d["codebook"], dtype=dtype, strategy=str(d.get("strategy", "custom")))
         except TypeError as exc:
             raise ValueError(str(exc)) from exc
-
-
-def png_palette_bytes(quantizer: PaletteQuantizer, codes: Any) -> bytes:
-    """An indexed (palette, mode "P") PNG of ``codes``: for tools that want one.
-
-    Needs an 8-bit palette of at most 256 colours; RGBA palettes keep their alpha (PNG tRNS).
-
-    Examples
-    --------
-    >>> import io
-    >>> import numpy as np
-    >>> from PIL import Image
-    >>> q = PaletteQuantizer([[255, 0, 0], [0, 0, 255]], dtype="uint8")
-    >>> data = png_palette_bytes(q, np.array([[0, 1], [1, 1]], dtype=np.uint8))
-    >>> im = Image.open(io.BytesIO(data))
-    >>> im.mode, np.asarray(im.convert("RGB"))[0, 1].tolist()
-    ('P', [0, 0, 255])
-    """
-    import io
-
-    from PIL import Image
-
-    if getattr(quantizer, "kind", None) != "palette":
-        raise ValueError("an indexed PNG needs a palette quantizer (--mode palette)")
-    if quantizer.dtype != np.uint8 or quantizer.n_levels > 256:
-        raise ValueError(
-            f"an indexed PNG holds at most 256 8-bit colours; this palette has "
-            f"{quantizer.n_levels} {quantizer.dtype} colours"
-        )
-    c = np.asarray(codes)
-    if c.ndim != 2:
-        raise ValueError(f"codes must be a (height, width) array, got shape {c.shape}")
-    im = Image.fromarray(np.ascontiguousarray(c, dtype=np.uint8), mode="P")
-    book = quantizer.codebook.astype(np.uint8)
-    im.putpalette(book.tobytes(), rawmode="RGBA" if quantizer.channels == 4 else "RGB")
-    buf = io.BytesIO()
-    im.save(buf, format="PNG", optimize=True)
-    return buf.getvalue()
