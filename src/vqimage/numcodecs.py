@@ -17,6 +17,9 @@ vqimage first. For zarr format 3 it is wrapped as an array-to-bytes codec (a *se
 Chunk layout (little-endian): ``b"VQIC"``, version ``1`` (u8), the code codec's name (u8 length
 + ASCII), the dtype (u8 length + numpy ``dtype.str``), ``ndim`` (u8) and the shape
 (``ndim`` x u64), then the code codec's payload for ``quantizer.code_shape(shape)`` codes.
+A codec configured with an error bound instead of a quantizer (``max_abs_error=``,
+``max_rel_error=``) fits each chunk on its own and writes version ``2``: the same fields, then
+the chunk's quantizer as u32 length + canonical JSON (as in ``.vqi`` files), then the payload.
 
 Examples
 --------
@@ -75,6 +78,10 @@ class VQImageCodec(Codec):
     codec : str
         How codes are stored: ``"packed"``, ``"lzma"``, ``"context"`` or ``"auto"`` (the
         smallest, chosen per chunk), see :mod:`vqimage.codecs`.
+    max_abs_error, max_rel_error : float, optional
+        Instead of ``quantizer``: every chunk gets its own quantizer with the fewest levels
+        keeping each value within this absolute error (or this fraction of the chunk's range),
+        stored in the chunk (:func:`vqimage.fit`), like ZFP's or SZ's error-bounded modes.
 
     Notes
     -----
@@ -82,11 +89,44 @@ class VQImageCodec(Codec):
     padding is cropped): the values readers see, not the codes. The codes of a chunk are
     ``quantizer.encode(codec.decode(buf))`` again, since quantizing a reconstruction is
     idempotent.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.linspace(0.0, 1.0, 1000).reshape(10, 100)
+    >>> codec = VQImageCodec(max_abs_error=0.01)
+    >>> codec.get_config()
+    {'id': 'vqimage', 'codec': 'auto', 'max_abs_error': 0.01}
+    >>> float(np.abs(codec.decode(codec.encode(x)) - x).max()) <= 0.01
+    True
     """
 
     codec_id = "vqimage"
 
-    def __init__(self, quantizer: Any, codec: str = "auto") -> None:
+    def __init__(
+        self,
+        quantizer: Any = None,
+        codec: str = "auto",
+        *,
+        max_abs_error: float | None = None,
+        max_rel_error: float | None = None,
+    ) -> None:
+        self.max_abs_error = self.max_rel_error = None
+        if max_abs_error is not None or max_rel_error is not None:
+            from vqimage.core.bounds import check_bound
+
+            if quantizer is not None:
+                raise ValueError("give a quantizer or an error bound (max_abs_error, "
+                                 "max_rel_error), not both")
+            if max_abs_error is not None and max_rel_error is not None:
+                raise ValueError("give one of max_abs_error and max_rel_error, not both")
+            if max_abs_error is not None:
+                self.max_abs_error = check_bound(max_abs_error, "max_abs_error")
+            else:
+                self.max_rel_error = check_bound(max_rel_error, "max_rel_error")
+            self.quantizer = None
+            self.codec = _check_codec_name(codec)
+            return
         if isinstance(quantizer, dict):
             q = _quantizer_from_dict(quantizer)
         elif hasattr(quantizer, "to_dict") and hasattr(quantizer, "encode"):
@@ -100,9 +140,16 @@ class VQImageCodec(Codec):
         self.codec = _check_codec_name(codec)
 
     def get_config(self) -> dict[str, Any]:
+        if self.quantizer is None:
+            key = "max_abs_error" if self.max_abs_error is not None else "max_rel_error"
+            return {"id": self.codec_id, "codec": self.codec, key: getattr(self, key)}
         return {"id": self.codec_id, "quantizer": self.quantizer.to_dict(), "codec": self.codec}
 
     def __repr__(self) -> str:
+        if self.quantizer is None:
+            bound = (f"max_abs_error={self.max_abs_error!r}" if self.max_abs_error is not None
+                     else f"max_rel_error={self.max_rel_error!r}")
+            return f"VQImageCodec({bound}, codec={self.codec!r})"
         q = self.quantizer
         return (
             f"VQImageCodec(kind={q.kind!r}, n_levels={q.n_levels}, dtype={q.dtype.name}, "
@@ -113,6 +160,8 @@ class VQImageCodec(Codec):
     def encode(self, buf: Any) -> bytes:
         """Quantize ``buf`` (an array of the quantizer's dtype) and return the chunk bytes."""
         arr = ensure_ndarray(buf)
+        if self.quantizer is None:
+            return self._encode_bounded(arr)
         q = self.quantizer
         if arr.dtype != q.dtype:
             raise TypeError(
@@ -127,6 +176,11 @@ class VQImageCodec(Codec):
         data = ensure_contiguous_ndarray(buf).view(np.uint8).tobytes()
         name, dtype, shape, offset = _parse_header(data)
         q = self.quantizer
+        if data[4] == _BOUNDED_VERSION:  # the chunk carries its own quantizer
+            q, offset = _read_chunk_quantizer(data, offset)
+        elif q is None:
+            raise FormatError("this vqimage chunk has no quantizer, and an error-bounded codec "
+                              "has none to decode it with")
         if dtype != q.dtype:
             raise FormatError(
                 f"vqimage chunk holds {dtype} data but the codec's quantizer reconstructs {q.dtype}"
@@ -139,6 +193,34 @@ class VQImageCodec(Codec):
             rec = rec[tuple(slice(0, s) for s in shape)]
         rec = np.ascontiguousarray(rec, dtype=dtype)
         return ndarray_copy(rec, out) if out is not None else rec
+
+    def _encode_bounded(self, arr: np.ndarray) -> bytes:
+        from vqimage.core.quantizer import fit
+        from vqimage.vqi.format import dumps_quantizer
+
+        q = fit(arr, max_abs_error=self.max_abs_error, max_rel_error=self.max_rel_error)
+        codes = np.ascontiguousarray(q.encode(arr))
+        name, payload = _encode_codes(codes, q.n_levels, self.codec)
+        qjson = dumps_quantizer(q)
+        head = bytearray(_header(name, arr.dtype, arr.shape))
+        head[4] = _BOUNDED_VERSION
+        return bytes(head) + struct.pack("<I", len(qjson)) + qjson + payload
+
+
+_BOUNDED_VERSION = 2
+
+
+def _read_chunk_quantizer(data: bytes, offset: int) -> tuple[Any, int]:
+    from vqimage.vqi.format import loads_quantizer
+
+    try:
+        (n,) = struct.unpack_from("<I", data, offset)
+    except struct.error:
+        raise FormatError("truncated vqimage chunk: its quantizer is missing") from None
+    start = offset + 4
+    if start + n > len(data):
+        raise FormatError("truncated vqimage chunk: its quantizer is cut short")
+    return loads_quantizer(data[start : start + n]), start + n
 
 
 # -- code codecs (vqimage.codecs) ------------------------------------------------------------------
@@ -187,8 +269,8 @@ def _parse_header(data: bytes) -> tuple[str, np.dtype, tuple[int, ...], int]:
         if data[:4] != MAGIC:
             raise FormatError("not a vqimage chunk (bad magic number)")
         version, n = struct.unpack_from("<BB", data, 4)
-        if version != VERSION:
-            raise FormatError(f"vqimage chunk version {version} is not supported (expected 1)")
+        if version not in (VERSION, _BOUNDED_VERSION):
+            raise FormatError(f"vqimage chunk version {version} is not supported (expected 1 or 2)")
         pos = 6
         name = data[pos : pos + n].decode("ascii")
         pos += n

@@ -92,6 +92,9 @@ class CompressOptions:
         A fitted quantizer used for every image (``shared`` batches) instead of fitting.
     notices : tuple of str
         Notices added to every file's result (those of a shared fit).
+    max_abs_error, max_rel_error : float or None
+        Instead of ``n_levels``: the fewest levels keeping every value within this absolute
+        error (or fraction of the image's range), see :func:`vqimage.fit` (gray mode only).
     """
 
     n_levels: int | None = 8
@@ -105,6 +108,8 @@ class CompressOptions:
     notices: tuple[str, ...] = ()
     block: tuple[int, int] = (2, 2)
     dither: bool = False
+    max_abs_error: float | None = None
+    max_rel_error: float | None = None
 
 
 KIND_CHOICES = ("auto", *KINDS)
@@ -360,6 +365,8 @@ def fit_quantizer(image: np.ndarray, options: CompressOptions) -> tuple[Any, lis
     kind = resolve_kind(options.kind, image)
     if kind != "scalar" and options.psnr is not None:
         raise ValueError(f"--psnr works with --kind scalar only, not {kind}")
+    if kind != "scalar" and _bounded(options):
+        raise ValueError(f"--max-error works with --kind scalar only, not {kind}")
     n = options.n_levels or KINDS[kind].default_levels
     # Each vector kind takes the options that apply to it.
     kind_options: dict[str, dict[str, Any]] = {
@@ -370,6 +377,8 @@ def fit_quantizer(image: np.ndarray, options: CompressOptions) -> tuple[Any, lis
     if kind in kind_options:
         return KINDS[kind].fit()(image, n, **kind_options[kind]), []
     hist = histogram(image)
+    if _bounded(options):
+        return _fit_bounded(hist, options)
     if options.psnr is not None:
         q, db, _ = fit_for_psnr(
             hist, options.psnr, strategy=options.strategy, reconstruction=options.reconstruction
@@ -380,6 +389,24 @@ def fit_quantizer(image: np.ndarray, options: CompressOptions) -> tuple[Any, lis
         reconstruction=options.reconstruction,
     )
     return q, []
+
+
+def _bounded(options: CompressOptions) -> bool:
+    return options.max_abs_error is not None or options.max_rel_error is not None
+
+
+def _fit_bounded(
+    hist: Histogram, options: CompressOptions, where: str = ""
+) -> tuple[Any, list[str]]:
+    """The fewest levels meeting the options' error bound, with the notice saying what it got."""
+    from vqimage.core.quantizer import fit_histogram
+
+    q = fit_histogram(hist, max_abs_error=options.max_abs_error,
+                      max_rel_error=options.max_rel_error, reconstruction=options.reconstruction)
+    asked = (f"{options.max_abs_error:g}" if options.max_abs_error is not None
+             else f"{100 * options.max_rel_error:g}%")
+    return q, [f"--max-error {asked}{where}: max error {q.max_error:.4g} <= "
+               f"{q.error_bound:.4g} with {q.n_levels} levels"]
 
 
 def _db(db: float) -> str:
@@ -667,7 +694,9 @@ def _shared_fit(
         raise ValueError(f"--shared needs images of one dtype: {listing}")
     merged = parts[0].merge(*parts[1:]) if len(parts) > 1 else parts[0]
     notices: list[str] = []
-    if options.psnr is not None:
+    if _bounded(options):
+        q, notices = _fit_bounded(merged, options, " over the set")
+    elif options.psnr is not None:
         q, db, _ = fit_for_psnr(merged, options.psnr, strategy=options.strategy,
                                 reconstruction=options.reconstruction)
         notices.append(f"--psnr {options.psnr:g} over the set: chose {q.n_levels} levels "

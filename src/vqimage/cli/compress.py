@@ -122,6 +122,8 @@ Examples:
   vqimage compress face.png -o face.vqi
   vqimage compress face.png -o face.vqi -k 4 -s kmeans --codec lzma
   vqimage compress face.png -o face.vqi --psnr 35
+  vqimage compress field.npy -o field.vqi --max-error 0.01
+  vqimage compress field.npy -o field.vqi --max-error 0.1%
   vqimage compress photo.png -o photo.vqi -k 64 --dither
   vqimage compress photo.png -o photo.vqi --kind blocks --block 4x4
   vqimage compress scans/ -o out/ -j 2
@@ -156,6 +158,9 @@ Examples:
 @click.option("--psnr", "target_psnr", type=click.FloatRange(min=0, min_open=True),
               metavar="DB", help="Use the fewest levels whose reconstruction reaches DB dB "
               "(instead of -k).")
+@click.option("--max-error", "max_error", metavar="E|P%",
+              help="Use the fewest levels keeping every value within E of the original "
+              "(absolute), or within P% of the image's value range (instead of -k; scalar kind).")
 @click.option("--shared", is_flag=True,
               help="Fit one quantizer on all images (merged histograms) and use it for each.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
@@ -176,6 +181,7 @@ def compress(
     reconstruction: str,
     codec: str,
     target_psnr: float | None,
+    max_error: str | None,
     shared: bool,
     jobs: int | None,
     scheduler: str | None,
@@ -186,6 +192,11 @@ def compress(
 
     if n_levels is not None and target_psnr is not None:
         raise click.UsageError("-k/--levels and --psnr exclude each other: give one of them")
+    max_abs, max_rel = _parse_max_error(max_error)
+    if max_error is not None and (n_levels is not None or target_psnr is not None):
+        raise click.UsageError("--max-error excludes -k/--levels and --psnr: give one of them")
+    if max_error is not None and kind not in (None, "scalar", "gray"):
+        raise click.UsageError("--max-error works with --kind scalar only")
     if scheduler is not None and jobs is not None:
         raise click.UsageError("--scheduler and -j/--jobs exclude each other")
     if kind == "gray":
@@ -206,9 +217,10 @@ def compress(
             f"{block!r} is not a block size like 2x2", param_hint="--block"
         ) from None
     # --psnr and --shared work on gray histograms: colour is then converted to gray as before.
-    gray_only = shared or target_psnr is not None
+    gray_only = shared or target_psnr is not None or max_error is not None
     options = CompressOptions(
         n_levels=None if target_psnr is not None else n_levels,
+        max_abs_error=max_abs, max_rel_error=max_rel,
         psnr=target_psnr, strategy=strategy, reconstruction=reconstruction, codec=codec,
         kind=kind or ("scalar" if gray_only else "auto"), overwrite=force, block=(bh, bw),
         dither=dither,
@@ -223,6 +235,23 @@ def compress(
         return
     _compress_many(files, roots, bad, None if output is None else Path(output), options,
                    shared=shared, jobs=jobs, scheduler=scheduler)
+
+
+def _parse_max_error(text: str | None) -> tuple[float | None, float | None]:
+    """``--max-error``: ``"0.01"`` is an absolute bound, ``"1%"`` a fraction of the range."""
+    if text is None:
+        return None, None
+    raw = text.strip()
+    rel = raw.endswith("%")
+    try:
+        value = float(raw[:-1] if rel else raw)
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and value > 0):
+        raise click.BadParameter(
+            f"{text!r} is not a positive bound like 0.01 or 1%", param_hint="--max-error"
+        )
+    return (None, value / 100) if rel else (value, None)
 
 
 def _compress_one(src: Path, output: Path | None, options: Any, *, into_dir: bool) -> None:

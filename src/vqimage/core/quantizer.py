@@ -55,6 +55,10 @@ class Quantizer(FrozenQuantizer):
         Midpoints of adjacent edges: what scikit-learn's ``inverse_transform`` returns.
     bits : int
         Bits per code when packed, ``ceil(log2(n_levels))``.
+    error_bound, max_error : float or None
+        For quantizers fitted to an error bound (``fit(..., max_abs_error=...)``): the absolute
+        bound, and the largest ``abs(x - decode(encode(x)))`` over the fitted values (at most
+        the bound). ``None`` otherwise.
 
     Examples
     --------
@@ -67,14 +71,18 @@ class Quantizer(FrozenQuantizer):
     array([  1, 222], dtype=uint8)
     """
 
-    __slots__ = ("_cache", "codebook", "dtype", "edges", "reconstruction", "strategy")
-    _STATE = ("edges", "codebook", "dtype", "strategy", "reconstruction")
+    __slots__ = ("_cache", "codebook", "dtype", "edges", "error_bound", "max_error",
+                 "reconstruction", "strategy")
+    _STATE = ("edges", "codebook", "dtype", "strategy", "reconstruction", "error_bound",
+              "max_error")
 
     edges: np.ndarray
     codebook: np.ndarray
     dtype: np.dtype
     strategy: str
     reconstruction: str
+    error_bound: float | None
+    max_error: float | None
 
     def __init__(
         self,
@@ -84,6 +92,8 @@ class Quantizer(FrozenQuantizer):
         dtype: Any = np.float64,
         strategy: str = "custom",
         reconstruction: str = "centroid",
+        error_bound: float | None = None,
+        max_error: float | None = None,
     ) -> None:
         e = np.array(edges, dtype=np.float64).ravel()
         c = np.array(codebook, dtype=np.float64).ravel()
@@ -109,6 +119,9 @@ class Quantizer(FrozenQuantizer):
         set_(self, "strategy", str(strategy))
         set_(self, "reconstruction", str(reconstruction))
         set_(self, "_cache", {})
+        # An error-bounded fit's guarantee travels with it (to_dict, .vqi files, pickles).
+        set_(self, "error_bound", None if error_bound is None else float(error_bound))
+        set_(self, "max_error", None if max_error is None else float(max_error))
 
     def __repr__(self) -> str:
         with np.printoptions(precision=4, suppress=True, threshold=12, edgeitems=3):
@@ -247,7 +260,7 @@ class Quantizer(FrozenQuantizer):
         >>> q.to_dict()["codebook"]
         [0.5, 1.5]
         """
-        return {
+        d = {
             "kind": "scalar",
             "strategy": self.strategy,
             "reconstruction": self.reconstruction,
@@ -255,6 +268,9 @@ class Quantizer(FrozenQuantizer):
             "edges": [float(v) for v in self.edges],
             "codebook": [float(v) for v in self.codebook],
         }
+        if self.error_bound is not None:  # only then: other descriptions stay as they were
+            d["error_bound"], d["max_error"] = self.error_bound, self.max_error
+        return d
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Quantizer:
@@ -282,22 +298,51 @@ class Quantizer(FrozenQuantizer):
                 dtype=dtype,
                 strategy=str(d.get("strategy", "custom")),
                 reconstruction=str(d.get("reconstruction", "centroid")),
+                error_bound=_optional_float(d, "error_bound"),
+                max_error=_optional_float(d, "max_error"),
             )
         except TypeError as exc:
             raise ValueError(str(exc)) from exc
 
 
+def _optional_float(d: dict[str, Any], key: str) -> float | None:
+    v = d.get(key)
+    if v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
+        raise ValueError(f"quantizer {key} must be a number, got {v!r}")
+    return None if v is None else float(v)
+
+
+def _fit_bound(
+    hist: Histogram, n_levels: Any, max_abs_error: Any, max_rel_error: Any, reconstruction: str
+) -> Quantizer:
+    """The error-bounded fit (:mod:`vqimage.core.bounds`) behind ``fit``/``fit_histogram``."""
+    from vqimage.core import bounds
+
+    if n_levels is not None:
+        raise ValueError("give n_levels or an error bound (max_abs_error, max_rel_error), not both")
+    x = hist.values
+    if x.size == 0:
+        raise ValueError("the histogram is empty")
+    e, name = bounds.resolve_bound(max_abs_error, max_rel_error, x[0], x[-1])
+    b = bounds.fit_bound(x, hist.counts, hist.dtype, e, reconstruction=reconstruction, name=name)
+    return Quantizer(b.edges, b.codebook, dtype=hist.dtype, strategy="max_error",
+                     reconstruction=reconstruction, error_bound=b.bound, max_error=b.max_error)
+
+
 def fit_histogram(
     hist: Histogram,
-    n_levels: int,
+    n_levels: int | None = None,
     *,
     strategy: str = "optimal",
     reconstruction: str = "centroid",
+    max_abs_error: float | None = None,
+    max_rel_error: float | None = None,
 ) -> Quantizer:
     """Fit a :class:`Quantizer` from a precomputed :class:`~vqimage.histogram.Histogram`.
 
     This is what :func:`fit` does after counting values; use it to fit once from histograms
-    merged across chunks, files or workers.
+    merged across chunks, files or workers. ``max_abs_error`` / ``max_rel_error`` fit the
+    fewest levels meeting a bound instead of ``n_levels``, as in :func:`fit`.
 
     Examples
     --------
@@ -307,9 +352,11 @@ def fit_histogram(
     >>> fit_histogram(h, 2).codebook.tolist()
     [5.0, 250.0]
     """
+    check_choice(reconstruction, "reconstruction", RECONSTRUCTIONS)
+    if max_abs_error is not None or max_rel_error is not None:
+        return _fit_bound(hist, n_levels, max_abs_error, max_rel_error, reconstruction)
     n = check_n_levels(n_levels)
     check_choice(strategy, "strategy", tuple(_strategies.STRATEGIES))
-    check_choice(reconstruction, "reconstruction", RECONSTRUCTIONS)
     x, w = hist.values, hist.counts
     if x.size == 0:
         raise ValueError("the histogram is empty")
@@ -338,11 +385,13 @@ def fit_histogram(
 
 def fit(
     data: Any,
-    n_levels: int,
+    n_levels: int | None = None,
     *,
     strategy: str = "optimal",
     reconstruction: str = "centroid",
     sample_weight: Any = None,
+    max_abs_error: float | None = None,
+    max_rel_error: float | None = None,
 ) -> Quantizer:
     """Fit a ``n_levels``-level scalar quantizer to the values of ``data``.
 
@@ -363,6 +412,16 @@ def fit(
         or the bin's midpoint (scikit-learn's ``inverse_transform``).
     sample_weight : array_like, optional
         Non-negative weights with the data's shape.
+    max_abs_error : float, optional
+        Instead of ``n_levels``: fit the **fewest** levels such that every value is within
+        ``max_abs_error`` of its reconstruction, ``abs(x - q.quantize(x)) <= max_abs_error``
+        checked in float64 on the decoded dtype (see :mod:`vqimage.core.bounds`). ``strategy`` is
+        then ``"max_error"``; each level is the bin's mean (``"centroid"``) or the centre of its
+        range (``"midpoint"``) moved into the interval that meets the bound. Integer data gets
+        integer levels, so a bound below 1 is lossless. The quantizer's ``max_error`` says what
+        was reached. More than 65,536 levels needed raises ``ValueError``.
+    max_rel_error : float, optional
+        The same bound as a fraction of the data's range ``max - min``.
 
     Returns
     -------
@@ -377,6 +436,10 @@ def fit(
     A dask array is fitted chunk by chunk from merged histograms (:func:`vqimage.dask.fit`):
     integer data gives this quantizer bit for bit, floats one within a stated bound.
 
+    An error bound costs the histogram plus O(k log m) for ``k`` levels
+    (:func:`vqimage.core.bounds.fit_bound`); with ``sample_weight`` it holds for the values of
+    positive weight.
+
     Examples
     --------
     >>> import numpy as np
@@ -388,12 +451,24 @@ def fit(
     [31.875, 95.625, 159.375, 223.125]
     >>> q.encode(img).dtype
     dtype('uint8')
+    >>> x = np.linspace(0.0, 1.0, 1001)
+    >>> qb = vqimage.fit(x, max_abs_error=0.01)
+    >>> qb.n_levels, qb.max_error <= 0.01, float(np.abs(qb.quantize(x) - x).max()) <= 0.01
+    (50, True, True)
     """
     if (adapter := adapter_for(data)) is not None:
+        if max_abs_error is not None or max_rel_error is not None:
+            raise ValueError("error bounds are not supported for dask arrays; fit the bound on "
+                             "a histogram with fit_histogram(..., max_abs_error=...)")
 
         return adapter.fit(data, n_levels, strategy=strategy, reconstruction=reconstruction,
                         sample_weight=sample_weight)
     arr = check_data(data)
+    if max_abs_error is not None or max_rel_error is not None:
+        check_choice(reconstruction, "reconstruction", RECONSTRUCTIONS)
+        w = check_sample_weight(sample_weight, arr)
+        return _fit_bound(_histogram(arr, w), n_levels, max_abs_error, max_rel_error,
+                          reconstruction)
     n = check_n_levels(n_levels)
     check_choice(strategy, "strategy", tuple(_strategies.STRATEGIES))
     check_choice(reconstruction, "reconstruction", RECONSTRUCTIONS)

@@ -148,7 +148,7 @@ class CompressedImage:
 
 def compress(
     image: Any,
-    n_levels: int = 8,
+    n_levels: int | None = None,
     *,
     strategy: str = "optimal",
     reconstruction: str = "centroid",
@@ -156,6 +156,8 @@ def compress(
     codec: str = "auto",
     path: Any = None,
     dither: bool = False,
+    max_abs_error: float | None = None,
+    max_rel_error: float | None = None,
 ) -> CompressedImage:
     """Quantize ``image`` and code its codes: the in-memory form of a ``.vqi`` file.
 
@@ -163,8 +165,8 @@ def compress(
     ----------
     image : array_like
         Real array of any shape (gray or colour image, volume, signal), integer or float.
-    n_levels : int
-        Levels to fit (ignored when ``quantizer`` is given).
+    n_levels : int, optional
+        Levels to fit (ignored when ``quantizer`` is given); 8 when no error bound is given.
     strategy, reconstruction : str
         Passed to :func:`vqimage.fit`.
     quantizer : optional
@@ -179,6 +181,10 @@ def compress(
     dither : bool
         Encode with Floyd–Steinberg error diffusion (:func:`vqimage.dither.dither`; palette
         and scalar quantizers). Off by default.
+    max_abs_error, max_rel_error : float, optional
+        Fit the fewest levels keeping every value within this absolute error (or this fraction
+        of the data's range) instead of ``n_levels``: see :func:`vqimage.fit`. The bound holds
+        for ``decompress()``; ``quantizer.max_error`` is the error reached.
 
     Returns
     -------
@@ -197,7 +203,17 @@ def compress(
     ('packed', 1536, True)
     >>> np.array_equal(c.decompress(), c.quantizer.quantize(img))
     True
+    >>> x = img.astype(np.float32) / 255
+    >>> b = vqimage.compress(x, max_abs_error=0.01)
+    >>> b.quantizer.n_levels, float(np.abs(b.decompress() - x).max()) <= 0.01
+    (43, True)
     """
+    bounded = max_abs_error is not None or max_rel_error is not None
+    if bounded and (quantizer is not None or n_levels is not None):
+        raise ValueError("an error bound chooses the levels: give it without n_levels or "
+                         "quantizer")
+    if n_levels is None:
+        n_levels = 8
     check_choice(codec, "codec", CODEC_CHOICES)
     adapter = adapter_for(image)
     if adapter is not None or path is not None:
@@ -210,6 +226,8 @@ def compress(
             raise ValueError("compressing a dask array needs path= (a chunked .vqi is written)")
         if dither:
             raise ValueError("dither=True is not supported for chunked (dask) compression")
+        if bounded:
+            raise ValueError("error bounds are not supported for chunked (dask) compression")
         return adapter.compress(image, n_levels, strategy=strategy,  # type: ignore[no-any-return]
                                 reconstruction=reconstruction, quantizer=quantizer,
                                 codec=codec, path=path)
@@ -219,7 +237,9 @@ def compress(
             f"image must have 1 to {_format.MAX_NDIM} dimensions, got {arr.ndim}"
         )
     if quantizer is None:
-        quantizer = fit(arr, n_levels, strategy=strategy, reconstruction=reconstruction)
+        quantizer = fit(arr, None if bounded else n_levels, strategy=strategy,
+                        reconstruction=reconstruction, max_abs_error=max_abs_error,
+                        max_rel_error=max_rel_error)
     elif not hasattr(quantizer, "encode") or not hasattr(quantizer, "to_dict"):
         raise TypeError(f"quantizer must be a fitted vqimage quantizer, got {type(quantizer)}")
     if dither:
