@@ -157,3 +157,14 @@ def test_no_import_cycles():
         if v not in index:
             visit(v)
     assert not cycles, f"import cycles: {cycles}"
+
+
+def test_stub_lists_every_lazily_served_name():
+    import vqimage
+
+    stub = (SRC / "__init__.pyi").read_text(encoding="utf-8")
+    served = set(vqimage._LAZY) | set(vqimage.__all__)
+    missing = sorted(n for n in served if f" as {n}\n" not in stub)
+    assert not missing, f"add to src/vqimage/__init__.pyi: {missing}"
+    for name in served:
+        assert getattr(vqimage, name) is not None

@@ -40,6 +40,7 @@ from sklearn.utils.validation import (
 )
 
 from vqimage.core import strategies
+from vqimage.core.quantizer import RECONSTRUCTIONS
 
 try:  # numpy's own quantile interpolation, applied to a sample we have already sorted
     from numpy.lib._function_base_impl import (
@@ -155,8 +156,8 @@ class KBinsDiscretizer(_SklearnKBinsDiscretizer):
 
     _parameter_constraints: ClassVar[dict] = {
         **_SklearnKBinsDiscretizer._parameter_constraints,
-        "strategy": [StrOptions({"uniform", "quantile", "kmeans", "optimal"})],
-        "reconstruction": [StrOptions({"midpoint", "centroid"})],
+        "strategy": [StrOptions(set(strategies.STRATEGIES))],
+        "reconstruction": [StrOptions(set(RECONSTRUCTIONS))],
     }
 
     def __init__(

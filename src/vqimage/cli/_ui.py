@@ -231,3 +231,11 @@ def _has_rich() -> bool:
     except ImportError:
         return False
     return True
+
+
+def note_first_compile() -> None:
+    """Say that the numba kernels are being compiled, when they are (first run only)."""
+    from vqimage._shared.jit import uncompiled_kernels
+
+    if uncompiled_kernels():
+        note("compiling kernels, first run only (about 10-20 s; cached on disk afterwards)")

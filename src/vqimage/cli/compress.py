@@ -28,6 +28,7 @@ from vqimage.cli._ui import (
     is_debug,
     is_quiet,
     note,
+    note_first_compile,
     printable,
     say,
 )
@@ -150,7 +151,8 @@ Examples:
 @click.option("--dither", is_flag=True,
               help="Floyd–Steinberg error diffusion (palette and scalar kinds).")
 @click.option("-s", "--strategy", type=click.Choice(STRATEGIES), default="optimal",
-              show_default=True, help="How the levels are fitted.")
+              show_default=True, help="How the levels are fitted: " + "; ".join(
+                  f"{s.name}: {s.summary}" for s in _STRATEGIES.values()) + ".")
 @click.option("--reconstruction", type=click.Choice(RECONSTRUCTIONS), default="centroid",
               show_default=True, help="Codebook: bin means or bin midpoints.")
 @click.option("--codec", type=click.Choice(CODEC_CHOICES), default="auto", show_default=True,
@@ -226,6 +228,7 @@ def compress(
         dither=dither,
     )
     files, roots, bad, batch = _expand(inputs, recursive)
+    note_first_compile()
     if not batch:
         if bad:
             raise CLIError(f"{bad[0][0]}: {bad[0][1]}")

@@ -12,6 +12,7 @@ from vqimage.cli._ui import (
     common_options,
     describe,
     is_quiet,
+    note_first_compile,
     report_progress,
     say,
 )
@@ -46,6 +47,7 @@ def demo(fetch: bool, n_levels: int, outdir: Path | None, force: bool) -> None:
         if outdir.is_dir() and any(outdir.iterdir()) and not force:
             raise CLIError(f"{outdir}: directory is not empty; use --force to write into it")
     name, image = default_image(fetch=fetch)
+    note_first_compile()
     if not is_quiet():
         click.echo(format_walkthrough(walkthrough(image, name, n_levels)))
     if outdir is None:

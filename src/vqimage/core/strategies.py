@@ -17,10 +17,12 @@ closed), which is scikit-learn's ``np.searchsorted(edges[1:-1], v, side="right")
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-__all__ = ["STRATEGIES", "centroids", "kmeans", "optimal", "quantile", "uniform"]
+__all__ = ["STRATEGIES", "Strategy", "centroids", "kmeans", "optimal", "quantile", "uniform"]
 
 # scikit-learn's threshold for dropping zero-width quantile and kmeans bins.
 _MIN_WIDTH = 1e-8
@@ -330,9 +332,43 @@ def _drop_narrow(edges: np.ndarray) -> np.ndarray:
     return kept if kept.size >= 2 else np.array([edges[0], edges[-1]])
 
 
-STRATEGIES: dict[str, Callable[[np.ndarray, np.ndarray, int], np.ndarray]] = {
-    "uniform": uniform,
-    "quantile": quantile,
-    "kmeans": kmeans,
-    "optimal": optimal,
+@dataclass(frozen=True)
+class Strategy:
+    """One way of fitting scalar bins: ``strategy(x, w, n_levels, dtype=None) -> edges``.
+
+    Attributes
+    ----------
+    name : str
+        What ``strategy=`` says.
+    function : callable
+        ``(x, w, n_levels, *, dtype=None) -> edges`` on sorted distinct values and weights.
+    summary : str
+        One line for help texts.
+    matches : str
+        The peer whose result it reproduces.
+    """
+
+    name: str
+    function: Callable[..., np.ndarray]
+    summary: str
+    matches: str
+
+    def __call__(self, x: np.ndarray, w: np.ndarray, n_levels: int, **kw: Any) -> np.ndarray:
+        return self.function(x, w, n_levels, **kw)
+
+
+# The registry: fit, the CLI (-s), the figures, the scikit-learn drop-in and the dask adapter
+# read it. A new strategy is one function above plus one line here.
+STRATEGIES: dict[str, Strategy] = {
+    s.name: s
+    for s in (
+        Strategy("uniform", uniform, "equal-width bins on [min, max]",
+                 "scikit-learn KBinsDiscretizer(strategy='uniform'), bit for bit"),
+        Strategy("quantile", quantile, "equal-count bins (averaged_inverted_cdf)",
+                 "scikit-learn strategy='quantile' with subsample=None, bit for bit"),
+        Strategy("kmeans", kmeans, "1-D Lloyd from the uniform bins' midpoints",
+                 "scikit-learn strategy='kmeans' with subsample=None"),
+        Strategy("optimal", optimal, "globally minimum squared error (exact 1-D k-means)",
+                 "kmeans1d, Ckmeans.1d.dp, Fisher-Jenks, multi-Otsu criteria"),
+    )
 }

@@ -109,6 +109,7 @@ class ChannelQuantizer(FrozenQuantizer):
         for c, q in enumerate(self.quantizers):
             book[c, : q.n_levels] = q.codebook
             book[c, q.n_levels :] = q.codebook[-1]
+        book.flags.writeable = False  # read-only, as every quantizer's codebook
         return book
 
     def code_shape(self, shape: tuple[int, ...]) -> tuple[int, ...]:
