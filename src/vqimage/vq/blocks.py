@@ -123,7 +123,7 @@ def _round_book(book: np.ndarray, dtype: np.dtype) -> np.ndarray:
 
 def _lloyd(X, w, C, v, max_iter, tol, rng):
     """Hamerly-accelerated Lloyd; empty codewords re-seeded at badly coded vectors."""
-    from vqimage.vq import _kernels as K
+    from vqimage.vq import _blocks_kernels as K
 
     for _ in range(3):
         _, labels, dist = K.lloyd_hamerly(X, w, C, v, max_iter, tol)
@@ -139,16 +139,16 @@ def _lloyd(X, w, C, v, max_iter, tol, rng):
 
 
 def _fit_kmeans(X, w, k, tol, rng):
-    from vqimage.vq import _kernels as K
+    from vqimage.vq._split_kernel import split_tree
 
-    C, _ = K.split_tree(X, w, k, False)
+    C, _ = split_tree(X, w, k, False)
     C = np.ascontiguousarray(C)
     return _lloyd(X, w, C, _principal_axis(X, w), MAX_ITERATIONS, tol, rng)
 
 
 def _fit_lbg(X, w, k, tol, rng):
     """Linde–Buzo–Gray: start from the centroid, split every codeword in two, re-run Lloyd."""
-    from vqimage.vq import _kernels as K
+    from vqimage.vq import _blocks_kernels as K
 
     v = _principal_axis(X, w)
     mu = w @ X / w.sum()
@@ -399,7 +399,7 @@ class BlockQuantizer(FrozenQuantizer):
         -------
         ndarray of shape ``code_shape(image.shape)``, uint8 (up to 256 codewords) or uint16
         """
-        from vqimage.vq import _kernels as K
+        from vqimage.vq import _blocks_kernels as K
 
         if dither:
             raise ValueError("dithering is not supported for block quantizers")

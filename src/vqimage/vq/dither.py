@@ -65,7 +65,7 @@ def dither(quantizer: Any, image: Any) -> np.ndarray:
             vmax = float(max(arr.max(), levels.max()))
         codes = np.empty(img3.shape, dtype=quantizer.code_dtype)
         inner = np.ascontiguousarray(quantizer.edges[1:-1], dtype=np.float64)
-        from vqimage.vq._kernels import fs_dither_scalar
+        from vqimage.vq._dither_kernel import fs_dither_scalar
 
         fs_dither_scalar(img3, inner, levels, vmin, vmax, codes)
         return codes.reshape(arr.shape)

@@ -25,7 +25,7 @@ How the fit works (``strategy="kmeans"``)
    on the exact distinct colours. The palette is rounded to the image's integer values and
    every distinct colour is assigned its exactly nearest palette colour (ties: lowest index).
 
-The nearest-colour search uses per-cell candidate lists (:mod:`vqimage._vq_kernels`), so an
+The nearest-colour search uses per-cell candidate lists (:mod:`vqimage.vq._palette_kernels`), so an
 iteration costs a few distance evaluations per colour, not ``n_levels``; cells whose only
 candidate already holds all their colours are skipped.
 
@@ -140,7 +140,7 @@ def _morton(pixels: np.ndarray, nbits: int) -> np.ndarray:
 
 def _demorton(keys: np.ndarray, C: int, nbits: int) -> np.ndarray:
     """Inverse of :func:`_morton` for keys of ``nbits`` per channel: (n, C) int64 values."""
-    from vqimage.vq import _kernels as K
+    from vqimage.vq import _palette_kernels as K
 
     out = np.empty((keys.size, C), dtype=np.int64)
     K.demorton(np.ascontiguousarray(keys, dtype=np.uint64), C, nbits, out)
@@ -274,7 +274,7 @@ class _Grid:
 
     def assign(self, X: np.ndarray, C4: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Exact nearest row of ``C4`` for each point of ``X`` (both 4 columns)."""
-        from vqimage.vq import _kernels as K
+        from vqimage.vq import _palette_kernels as K
 
         indptr, cidx = K.box_candidates(self.lo, self.hi, self.parent, C4, 0.0)
         labels = np.empty(X.shape[0], dtype=np.int64)
@@ -290,7 +290,7 @@ class _Grid:
 
 def _lloyd(X, w, grid, C, max_iter, tol, rng):
     """Lloyd iterations with empty clusters moved to badly served points (seeded by ``rng``)."""
-    from vqimage.vq import _kernels as K
+    from vqimage.vq import _palette_kernels as K
 
     # Slack: a quarter of a search cell, so candidate lists outlive the small late moves.
     slack = 0.25 * float(grid.hi[-1, 0] - grid.lo[-1, 0] + 1)
@@ -326,7 +326,7 @@ def _cells(h: _Histogram, X: np.ndarray, w: np.ndarray, cbits: int):
 
 
 def _fit_kmeans(h: _Histogram, k: int, rng: np.random.Generator) -> np.ndarray:
-    from vqimage.vq import _kernels as K
+    from vqimage.vq._split_kernel import split_tree
 
     colours, nbits = h.colours, h.nbits
     nc = colours.shape[1]
@@ -349,7 +349,7 @@ def _fit_kmeans(h: _Histogram, k: int, rng: np.random.Generator) -> np.ndarray:
         if C is None:
             best_sse = np.inf
             for median in starts:
-                C0, _ = K.split_tree(cX[:, :nc], cw, k, median)
+                C0, _ = split_tree(cX[:, :nc], cw, k, median)
                 C0 = _lloyd(cX, cw, grid, _pad4(C0), _MAX_CELL_ITERATIONS, tol, rng)
                 sse = float(cw @ grid.assign(cX, C0)[1])
                 if sse < best_sse:
@@ -361,7 +361,7 @@ def _fit_kmeans(h: _Histogram, k: int, rng: np.random.Generator) -> np.ndarray:
             C = _lloyd(cX, cw, grid, C, max_iter, tol, rng)
     fine_iter = FINE_ITERATIONS
     if C is None:
-        C = _pad4(K.split_tree(colours.astype(np.float64), w, k, False)[0])
+        C = _pad4(split_tree(colours.astype(np.float64), w, k, False)[0])
         fine_iter = _MAX_CELL_ITERATIONS
     # Last stage: the exact distinct colours.
     if fine_iter > 0:
@@ -370,9 +370,9 @@ def _fit_kmeans(h: _Histogram, k: int, rng: np.random.Generator) -> np.ndarray:
 
 
 def _fit_median_cut(colours: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
-    from vqimage.vq import _kernels as K
+    from vqimage.vq._split_kernel import split_tree
 
-    C, _ = K.split_tree(colours.astype(np.float64), w, k, True)
+    C, _ = split_tree(colours.astype(np.float64), w, k, True)
     return C
 
 
@@ -627,7 +627,7 @@ class PaletteQuantizer(FrozenQuantizer):
 
     def _dither_grid(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, float, int]:
         """Candidate lists over the *whole* colour cube (diffused colours may fall anywhere)."""
-        from vqimage.vq import _kernels as K
+        from vqimage.vq import _palette_kernels as K
 
         key = "dither-grid"
         if key not in self._cache:
@@ -650,7 +650,7 @@ class PaletteQuantizer(FrozenQuantizer):
 
     def _dither(self, arr: np.ndarray) -> np.ndarray:
         """Floyd–Steinberg codes of a checked ``(height, width, channels)`` image."""
-        from vqimage.vq import _kernels as K
+        from vqimage.vq import _palette_kernels as K
 
         if arr.ndim != 3:
             raise ValueError(f"dithering needs a (height, width, channels) image; got {arr.shape}")
