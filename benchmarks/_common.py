@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import datetime
+import io
 import os
 import platform
 import shutil
 import statistics
+import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -58,3 +62,35 @@ def machine() -> str:
 
 def fmt_ms(seconds: float) -> str:
     return f"{seconds * 1e3:.2f} ms" if seconds < 1 else f"{seconds:.2f} s"
+
+
+@contextmanager
+def docs_page(name: str, title: str, script: str) -> Iterator[None]:
+    """Print as usual, and write everything printed to ``docs/benchmarks/NAME.md`` on success.
+
+    The documentation's benchmark pages come from here, never from copying numbers by hand.
+    Markdown headings printed by the script are moved one level down, under ``title``.
+    """
+    buf = io.StringIO()
+
+    class _Tee(io.TextIOBase):
+        def write(self, text: str) -> int:
+            sys.__stdout__.write(text)
+            return buf.write(text)
+
+        def flush(self) -> None:
+            sys.__stdout__.flush()
+
+    old = sys.stdout
+    sys.stdout = _Tee()
+    try:
+        yield
+    finally:
+        sys.stdout = old
+    lines = ["#" + ln if ln.startswith("#") else ln for ln in buf.getvalue().splitlines()]
+    day = datetime.date.today().isoformat()
+    page = (f"# {title}\n\nWritten by `python benchmarks/{script}` on {day} ({machine()}); "
+            "do not edit by hand.\n\n" + "\n".join(lines).strip() + "\n")
+    out = ROOT / "docs" / "benchmarks" / f"{name}.md"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")

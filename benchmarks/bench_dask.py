@@ -41,7 +41,7 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import machine, offline_face_cache  # noqa: E402
+from _common import docs_page, machine, offline_face_cache  # noqa: E402
 
 CHUNK = 1000
 NOISE = 8.0
@@ -281,4 +281,6 @@ def batches(n_batch: int, batch_size: int, work: Path) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    title = "Dask, zarr and batches"
+    with docs_page("dask", title, "bench_dask.py"):
+        main(sys.argv[1:])

@@ -32,7 +32,7 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
-from _common import machine, offline_face_cache
+from _common import docs_page, machine, offline_face_cache
 
 offline_face_cache()
 
@@ -212,4 +212,6 @@ def _time(fn: Callable[[], object]) -> float:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    title = "Colour palettes and vector quantization against libimagequant, Pillow, scikit-learn"
+    with docs_page("palette", title, "bench_palette.py"):
+        main(sys.argv[1:])

@@ -17,7 +17,7 @@ import sys
 import warnings
 
 import numpy as np
-from _common import fmt_ms, machine, offline_face_cache, timeit
+from _common import docs_page, fmt_ms, machine, offline_face_cache, timeit
 
 offline_face_cache()
 
@@ -209,4 +209,6 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    title = "Quantizers: vqimage against scikit-learn, kmeans1d, jenkspy, multi-Otsu, Pillow"
+    with docs_page("quantizer", title, "bench_quantizer.py"):
+        main()

@@ -22,7 +22,7 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
-from _common import machine, offline_face_cache
+from _common import docs_page, machine, offline_face_cache
 
 offline_face_cache()
 
@@ -135,4 +135,6 @@ def main(argv: list[str]) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1:])
+    title = "The scikit-learn drop-in against scikit-learn's KBinsDiscretizer"
+    with docs_page("sklearn", title, "bench_sklearn.py"):
+        main(sys.argv[1:])
