@@ -306,7 +306,8 @@ def fit_for_psnr(
     so the answer is the smallest count; for the other strategies the error is nearly but not
     strictly monotone and the answer reaches the target but may not be the smallest.
 
-    Raises ``ValueError`` when even ``max_levels`` levels fall short.
+    Raises :class:`~vqimage.errors.TargetUnreachableError` (a ``ValueError``) when even
+    ``max_levels`` levels fall short.
 
     Examples
     --------
@@ -336,7 +337,9 @@ def fit_for_psnr(
     hi = max(2, min(int(max_levels), hist.values.size))
     q_hi, db_hi = evaluate(hi)
     if db_hi < target:
-        raise ValueError(
+        from vqimage.errors import TargetUnreachableError
+
+        raise TargetUnreachableError(
             f"cannot reach {target:g} dB: {q_hi.n_levels} levels give {db_hi:.2f} dB"
         )
     lo = 2
