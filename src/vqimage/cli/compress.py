@@ -374,8 +374,6 @@ def _compress_many(
     options: Any,
     *,
     shared: bool,
-    out_format: str | None,
-    skip_if_larger: bool,
     jobs: int | None,
     scheduler: str | None,
 ) -> None:
