@@ -517,8 +517,8 @@ def encode_indexed_png(
     -----
     The bit depth is the smallest of 1, 2, 4 and 8 that indexes the palette (at most 2, 4, 16,
     256 colours). Deflate: Pillow's ``optimize=True``, then oxipng (which also reorders the
-    palette for deflate and picks row filters; the file stays indexed). Lossless: the file decodes to exactly
-    ``palette[codes]``.
+    palette for deflate and picks row filters; the file stays indexed). Lossless: the file
+    decodes to exactly ``palette[codes]``.
 
     Examples
     --------

@@ -246,7 +246,8 @@ def compress(
         if shared:
             raise click.UsageError("--shared needs several input files")
         fmt = out_format or _format_of(Path(output))
-        _compress_one(inputs[0], output, replace(options, format=fmt), into_dir=False)
+        _compress_one(inputs[0], output if output == "-" else Path(output),
+                      replace(options, format=fmt), into_dir=False)
         return
     files, roots, bad, batch = _expand(inputs, recursive)
     if not batch:
@@ -291,8 +292,7 @@ def _compress_one(src_arg: str, output: Path | str | None, options: Any, *,
             dst = Path(tmp) / ("stdout" + suffix)
             options = replace(options, overwrite=True)
         else:
-            assert output is None or isinstance(output, Path)
-            dst = output if output is not None else src.with_suffix(suffix)
+            dst = Path(output) if output is not None else src.with_suffix(suffix)
             if dst.is_dir() or into_dir:
                 dst = dst / (src.stem + suffix)
             check_output(dst, [src], options.overwrite)
