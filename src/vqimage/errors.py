@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FewerLevelsWarning", "FormatError", "VQImageWarning"]
+__all__ = ["FewerLevelsWarning", "FormatError", "TargetUnreachableError", "VQImageWarning"]
 
 
 class VQImageWarning(UserWarning):
@@ -15,3 +15,10 @@ class FewerLevelsWarning(VQImageWarning):
 
 class FormatError(ValueError):
     """A ``.vqi`` file (or byte string) is corrupt, truncated or of an unknown version."""
+
+
+class TargetUnreachableError(ValueError):
+    """A quality target (``--psnr``) that even the largest allowed number of levels misses.
+
+    The command line exits with status 99 on it (as pngquant's ``--quality``).
+    """

@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from vqimage._shared.dtypes import MAX_LEVELS
+from vqimage._shared.fs import atomic_write
 from vqimage._shared.kinds import KINDS
 from vqimage._shared.validation import check_choice
 from vqimage.core.histogram import Histogram, histogram
@@ -54,6 +55,7 @@ __all__ = [
     "compress_batch",
     "compress_file",
     "describe_error",
+    "encode_output",
     "fit_for_psnr",
     "fit_quantizer",
     "plan_jobs",
@@ -88,6 +90,16 @@ class CompressOptions:
         Floyd–Steinberg error diffusion when encoding (palette and scalar kinds).
     overwrite : bool
         Replace existing outputs; otherwise a job whose output exists is skipped.
+    format : {"vqi", "png", "webp"}
+        What each output file is: a ``.vqi`` file, an indexed PNG
+        (:meth:`~vqimage.CompressedImage.to_png`) or a lossless WebP
+        (:meth:`~vqimage.CompressedImage.to_webp`).
+    skip_if_larger : bool
+        Write nothing when the output would not be smaller than the input file (the result
+        is ``"skipped"`` with ``reason="larger"``).
+    keep_palette : bool
+        PNG outputs keep the whole palette in order (set for shared palettes, so that every
+        file carries the same one).
     quantizer : object or None
         A fitted quantizer used for every image (``shared`` batches) instead of fitting.
     notices : tuple of str
@@ -110,6 +122,19 @@ class CompressOptions:
     dither: bool = False
     max_abs_error: float | None = None
     max_rel_error: float | None = None
+    format: str = "vqi"
+    skip_if_larger: bool = False
+    keep_palette: bool = False
+
+
+FORMATS = ("vqi", "png", "webp")
+"""Output formats of :func:`compress_file` (``CompressOptions.format``)."""
+
+EXIT_LARGER = 98
+"""Exit status of ``vqimage compress`` when ``--skip-if-larger`` kept the input (as pngquant)."""
+EXIT_UNREACHABLE = 99
+"""Exit status of ``vqimage compress`` when ``--psnr`` cannot be reached (as pngquant's
+``--quality``)."""
 
 
 KIND_CHOICES = ("auto", *KINDS)
@@ -149,6 +174,9 @@ class FileResult:
     psnr: float | None = None
     notices: list[str] = field(default_factory=list)
     traceback: str | None = None
+    reason: str = ""
+    """Why a file was skipped or failed, for exit statuses: ``"larger"`` (the output would
+    not be smaller than the input), ``"unreachable"`` (the ``psnr`` target), else empty."""
 
     @property
     def n_pixels(self) -> int | None:
@@ -312,7 +340,8 @@ def fit_for_psnr(
     so the answer is the smallest count; for the other strategies the error is nearly but not
     strictly monotone and the answer reaches the target but may not be the smallest.
 
-    Raises ``ValueError`` when even ``max_levels`` levels fall short.
+    Raises :class:`~vqimage.errors.TargetUnreachableError` (a ``ValueError``) when even
+    ``max_levels`` levels fall short.
 
     Examples
     --------
@@ -342,7 +371,9 @@ def fit_for_psnr(
     hi = max(2, min(int(max_levels), hist.values.size))
     q_hi, db_hi = evaluate(hi)
     if db_hi < target:
-        raise ValueError(
+        from vqimage.errors import TargetUnreachableError
+
+        raise TargetUnreachableError(
             f"cannot reach {target:g} dB: {q_hi.n_levels} levels give {db_hi:.2f} dB"
         )
     lo = 2
@@ -367,6 +398,13 @@ def fit_quantizer(image: np.ndarray, options: CompressOptions) -> tuple[Any, lis
         raise ValueError(f"--psnr works with --kind scalar only, not {kind}")
     if kind != "scalar" and _bounded(options):
         raise ValueError(f"--max-error works with --kind scalar only, not {kind}")
+    if kind not in ("scalar", "palette") and options.psnr is not None:
+        raise ValueError(f"--psnr works with --kind scalar or palette, not {kind}")
+    if kind == "palette" and options.psnr is not None:
+        from vqimage.vq.palette import colour_histogram, fit_palette_for_psnr
+
+        q, db, _ = fit_palette_for_psnr(*colour_histogram(image), options.psnr)
+        return q, [f"--psnr {options.psnr:g}: chose {q.n_levels} colours ({_db(db)})"]
     n = options.n_levels or KINDS[kind].default_levels
     # Each vector kind takes the options that apply to it.
     kind_options: dict[str, dict[str, Any]] = {
@@ -448,20 +486,40 @@ def compress_file(job: Job, options: CompressOptions) -> FileResult:
                     f"the shared quantizer reconstructs {q.dtype}, but the image is {image.dtype}"
                 )
             ci = compress(image, quantizer=q, codec=options.codec, dither=options.dither)
+            data = encode_output(ci, options)
+            res.psnr = _image_psnr(image, None if options.dither else q, ci)
+            res.n_levels, res.strategy = int(q.n_levels), str(q.strategy)
+            res.codec = str(ci.codec) if options.format == "vqi" else options.format
+            res.nbytes = len(data)
+            if options.skip_if_larger and len(data) >= src.stat().st_size:
+                res.status, res.reason = "skipped", "larger"
+                res.message = (f"kept the input: the {options.format} output would be "
+                               f"{len(data):,} bytes, the input is {src.stat().st_size:,}")
+                res.notices = [*options.notices, *notices, *fit_notes]
+                return res
             if not dst.parent.is_dir():
                 dst.parent.mkdir(parents=True, exist_ok=True)
-            ci.save(dst, overwrite=options.overwrite)
-            res.nbytes = dst.stat().st_size
-            res.psnr = _image_psnr(image, None if options.dither else q, ci)
+            atomic_write(dst, data, overwrite=options.overwrite)
         res.notices = [*options.notices, *notices, *fit_notes, *(str(w.message) for w in caught)]
-        res.n_levels, res.strategy = int(q.n_levels), str(q.strategy)
-        res.codec = str(ci.codec)
         res.status = "ok"
     except Exception as exc:
+        from vqimage.errors import TargetUnreachableError
+
         res.status = "failed"
+        res.reason = "unreachable" if isinstance(exc, TargetUnreachableError) else ""
         res.message = describe_error(exc, src)
         res.traceback = traceback.format_exc()
     return res
+
+
+def encode_output(ci: Any, options: CompressOptions) -> bytes:
+    """The bytes of the output file of ``options.format`` for a compressed image."""
+    check_choice(options.format, "format", FORMATS)
+    if options.format == "png":
+        return bytes(ci.to_png(keep_palette=options.keep_palette))
+    if options.format == "webp":
+        return bytes(ci.to_webp())
+    return bytes(ci.tobytes())
 
 
 def _image_psnr(image: np.ndarray, q: Any, ci: Any) -> float:
@@ -482,13 +540,43 @@ def same_file(a: Path, b: Path) -> bool:
     return a.resolve() == b.resolve()
 
 
-def file_histogram(src: Path, kind: str = "scalar") -> Histogram:
-    """The histogram of one prepared image file (the unit of work of a shared fit)."""
+@dataclass(frozen=True)
+class ColourHistogram:
+    """Distinct colours of one or more images and their pixel counts (a shared palette fit).
+
+    Merging concatenates: :func:`vqimage.vq.palette.fit_palette_histogram` sums the counts of
+    a colour listed more than once.
+    """
+
+    colours: np.ndarray
+    counts: np.ndarray
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.colours.dtype
+
+    def merge(self, *others: ColourHistogram) -> ColourHistogram:
+        parts = (self, *others)
+        return ColourHistogram(np.concatenate([p.colours for p in parts]),
+                               np.concatenate([p.counts for p in parts]))
+
+
+def file_histogram(src: Path, kind: str = "scalar") -> Histogram | ColourHistogram:
+    """The histogram of one prepared image file (the unit of work of a shared fit): a colour
+    histogram when ``kind`` resolves to ``"palette"`` for this image, else a scalar one."""
     image, _ = _load_prepared(Path(src), kind)
+    if resolve_kind(kind, image) == "palette":
+        from vqimage.vq.palette import colour_histogram
+
+        return ColourHistogram(*colour_histogram(image))
+    if resolve_kind(kind, image) != "scalar":
+        raise ValueError(f"--shared fits scalar quantizers and palettes, not --kind {kind}")
     return histogram(image)
 
 
-def _histogram_job(src: Path, kind: str) -> tuple[Histogram | None, str | None, str | None]:
+def _histogram_job(
+    src: Path, kind: str
+) -> tuple[Histogram | ColourHistogram | None, str | None, str | None]:
     try:
         return file_histogram(src, kind), None, None
     except Exception as exc:
@@ -499,9 +587,13 @@ def _histogram_job(src: Path, kind: str) -> tuple[Histogram | None, str | None, 
 
 
 def plan_jobs(
-    sources: Sequence[Path], outdir: Path, *, roots: Sequence[Path | None] | None = None
+    sources: Sequence[Path],
+    outdir: Path,
+    *,
+    roots: Sequence[Path | None] | None = None,
+    suffix: str = ".vqi",
 ) -> list[Job]:
-    """One job per source, writing ``outdir / <name>.vqi``.
+    """One job per source, writing ``outdir / <name>.vqi`` (or another ``suffix``).
 
     ``roots[i]``, when given, is the directory ``sources[i]`` was found under: its relative
     folder is kept below ``outdir``. Two sources that would share an output name (``a.png``
@@ -512,13 +604,13 @@ def plan_jobs(
         root = roots[i] if roots is not None else None
         rel = src.relative_to(root) if root is not None else Path(src.name)
         rels.append(rel)
-    stems = [r.with_suffix(".vqi") for r in rels]
+    stems = [r.with_suffix(suffix) for r in rels]
     counts: dict[Path, int] = {}
     for s in stems:
         counts[s] = counts.get(s, 0) + 1
     jobs = []
     for src, rel, stem in zip(sources, rels, stems):
-        name = stem if counts[stem] == 1 else rel.with_name(rel.name + ".vqi")
+        name = stem if counts[stem] == 1 else rel.with_name(rel.name + suffix)
         jobs.append(Job(Path(src), Path(outdir) / name))
     return jobs
 
@@ -675,7 +767,7 @@ def _shared_fit(
         on_lost=lambda _i, exc: (None, f"worker lost ({describe_error(exc)})", None),
     )
     good: list[int] = []
-    parts: list[Histogram] = []
+    parts: list[Any] = []
     for i, (h, err, tb) in zip(todo, hists):
         if h is None:
             results[i] = FileResult(str(jobs[i].src), str(jobs[i].dst), "failed", err or "",
@@ -687,6 +779,11 @@ def _shared_fit(
             parts.append(h)
     if not parts:
         return options, []
+    colour = [isinstance(p, ColourHistogram) for p in parts]
+    if any(colour) and not all(colour):
+        names = {c: jobs[i].src.name for i, c in zip(good, colour)}
+        raise ValueError(f"--shared needs all images colour or all gray: {names[True]} is "
+                         f"colour, {names[False]} gray (--kind scalar makes them all gray)")
     dtypes = {p.dtype for p in parts}
     if len(dtypes) > 1:
         first = {p.dtype: jobs[i].src.name for i, p in zip(good, parts)}
@@ -694,6 +791,12 @@ def _shared_fit(
         raise ValueError(f"--shared needs images of one dtype: {listing}")
     merged = parts[0].merge(*parts[1:]) if len(parts) > 1 else parts[0]
     notices: list[str] = []
+    if all(colour):
+        q, notices = _shared_palette(merged, options)
+        notices.insert(0, f"shared palette: {q.n_levels} colours fitted on {len(parts)} images")
+        # PNG outputs keep the whole palette in order: every file carries the same PLTE.
+        return replace(options, quantizer=q, notices=(*options.notices, *notices),
+                       keep_palette=True), good
     if _bounded(options):
         q, notices = _fit_bounded(merged, options, " over the set")
     elif options.psnr is not None:
@@ -709,6 +812,20 @@ def _shared_fit(
         notices.extend(str(w.message) for w in caught)
     notices.insert(0, f"shared quantizer: {q.n_levels} levels fitted on {len(parts)} images")
     return replace(options, quantizer=q, notices=(*options.notices, *notices)), good
+
+
+def _shared_palette(merged: ColourHistogram, options: CompressOptions) -> tuple[Any, list[str]]:
+    from vqimage.vq.palette import fit_palette_for_psnr, fit_palette_histogram
+
+    if options.psnr is not None:
+        q, db, _ = fit_palette_for_psnr(merged.colours, merged.counts, options.psnr)
+        return q, [f"--psnr {options.psnr:g} over the set: chose {q.n_levels} colours "
+                   f"({_db(db)})"]
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        q = fit_palette_histogram(merged.colours, merged.counts,
+                                  options.n_levels or KINDS["palette"].default_levels)
+    return q, [str(w.message) for w in caught]
 
 
 def iter_ok(results: Iterable[FileResult]) -> list[FileResult]:

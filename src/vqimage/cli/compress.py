@@ -7,6 +7,7 @@ import math
 import os
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -104,7 +105,8 @@ def _expand(
     return [f for f, _ in keep], [r for _, r in keep], bad, batch
 
 
-_COMPRESS_HELP = """Compress images (PNG, JPEG, TIFF 8/16-bit, BMP, WebP, .npy) into .vqi files.
+_COMPRESS_HELP = """Compress images (PNG, JPEG, TIFF 8/16-bit, BMP, WebP, .npy) into .vqi files,
+or into standard PNG or WebP files.
 
 With one input, -o names the output file (default: the input with suffix .vqi). With several
 inputs, a directory or a glob, -o names an output directory (created if missing) and the files
@@ -112,11 +114,24 @@ are compressed in parallel over the available cores, with a progress bar on a te
 summary table. A batch skips files whose output exists (rerunning finishes an interrupted
 batch); --force recompresses them.
 
+The output's suffix chooses its format: .png writes an indexed PNG (the palette, or the gray
+levels of --kind scalar, at the smallest bit depth; deflate optimized by oxipng when pyoxipng
+is installed: pip install 'vqimage[png]'), .webp a lossless WebP, anything else a .vqi file.
+--format names it instead (required with -o -, and for batches). "-" as INPUT reads image
+bytes from stdin (format sniffed); -o - writes to stdout. --skip-if-larger writes nothing when
+the output would not be smaller than the input file and exits with status 98 (as pngquant);
+in a batch such files show as "kept input" and do not change the exit status.
+
 Colour images get a palette of -k colours (default 256) fitted by k-means (--kind palette,
 the default for colour input); --kind channels quantizes each channel on its own (-k levels
 each), --kind blocks codes blocks of pixels (--block, default 2x2) with a codebook of -k
 blocks, and --kind scalar converts colour to gray with ITU-R 601 luma (0.299 R + 0.587 G +
 0.114 B, as Pillow's "L"). --dither diffuses the quantization error (Floyd–Steinberg).
+
+--psnr DB picks the fewest levels (gray) or palette colours (colour; PSNR over all channels,
+at most 256 colours) reaching DB; when even the most cannot, nothing is written and the exit
+status is 99 (as pngquant's --quality). --shared fits one quantizer on the merged histograms
+of all inputs: one palette for a folder of colour images, one set of levels for gray ones.
 
 \b
 Examples:
@@ -125,10 +140,13 @@ Examples:
   vqimage compress face.png -o face.vqi --psnr 35
   vqimage compress field.npy -o field.vqi --max-error 0.01
   vqimage compress field.npy -o field.vqi --max-error 0.1%
+  vqimage compress photo.jpg -o photo.png -k 64
+  vqimage compress photo.jpg -o photo.png --psnr 38 --skip-if-larger
+  cat photo.jpg | vqimage compress - -o - --format webp > photo.webp
   vqimage compress photo.png -o photo.vqi -k 64 --dither
   vqimage compress photo.png -o photo.vqi --kind blocks --block 4x4
   vqimage compress scans/ -o out/ -j 2
-  vqimage compress 'scans/*.tif' -o out/ --shared
+  vqimage compress 'frames/*.png' -o out/ --shared --format png
   vqimage compress scans/ -o out/ --scheduler tcp://10.0.0.5:8786
 """
 
@@ -164,7 +182,13 @@ Examples:
               help="Use the fewest levels keeping every value within E of the original "
               "(absolute), or within P% of the image's value range (instead of -k; scalar kind).")
 @click.option("--shared", is_flag=True,
-              help="Fit one quantizer on all images (merged histograms) and use it for each.")
+              help="Fit one quantizer (one palette for colour) on all images (merged "
+              "histograms) and use it for each.")
+@click.option("--format", "out_format", type=click.Choice(("vqi", "png", "webp")), default=None,
+              help="Output format.  [default: from -o's suffix (.png, .webp), else vqi]")
+@click.option("--skip-if-larger", is_flag=True,
+              help="Write nothing (exit 98 for one input) when the output is not smaller "
+              "than the input file.")
 @click.option("-j", "--jobs", type=click.IntRange(min=1), default=None,
               help="Local worker processes.  [default: available cores]")
 @click.option("--scheduler", metavar="ADDRESS",
@@ -185,6 +209,8 @@ def compress(
     target_psnr: float | None,
     max_error: str | None,
     shared: bool,
+    out_format: str | None,
+    skip_if_larger: bool,
     jobs: int | None,
     scheduler: str | None,
     recursive: bool,
@@ -203,10 +229,11 @@ def compress(
         raise click.UsageError("--scheduler and -j/--jobs exclude each other")
     if kind == "gray":
         kind = "scalar"
-    if shared and kind not in (None, "scalar"):
-        raise click.UsageError("--shared fits one scalar quantizer: use it with --kind scalar")
-    if target_psnr is not None and kind not in (None, "scalar"):
-        raise click.UsageError("--psnr works with --kind scalar only")
+    if shared and kind not in (None, "scalar", "palette"):
+        raise click.UsageError("--shared fits one scalar quantizer or palette: use it with "
+                               "--kind scalar or palette")
+    if target_psnr is not None and kind not in (None, "scalar", "palette"):
+        raise click.UsageError("--psnr works with --kind scalar or palette")
     if dither and kind is not None and not KINDS[kind].dithers:
         dithering = " or ".join(k.name for k in KINDS.values() if k.dithers)
         raise click.UsageError(f"--dither works with --kind {dithering}, not {kind}")
@@ -218,23 +245,43 @@ def compress(
         raise click.BadParameter(
             f"{block!r} is not a block size like 2x2", param_hint="--block"
         ) from None
-    # --psnr and --shared work on gray histograms: colour is then converted to gray as before.
-    gray_only = shared or target_psnr is not None or max_error is not None
     options = CompressOptions(
         n_levels=None if target_psnr is not None else n_levels,
         max_abs_error=max_abs, max_rel_error=max_rel,
         psnr=target_psnr, strategy=strategy, reconstruction=reconstruction, codec=codec,
-        kind=kind or ("scalar" if gray_only else "auto"), overwrite=force, block=(bh, bw),
-        dither=dither,
+        # An error bound is on single values: colour is converted to gray for it.
+        kind=kind or ("scalar" if max_error is not None else "auto"), overwrite=force,
+        block=(bh, bw), dither=dither,
+        format=out_format or "vqi", skip_if_larger=skip_if_larger,
     )
+    if "-" in inputs or output == "-":
+        if len(inputs) > 1:
+            raise click.UsageError("- (stdin) must be the only input")
+        if output is None:
+            raise click.UsageError("reading stdin needs -o FILE or -o - (stdout)")
+        if output == "-" and out_format is None:
+            raise click.UsageError("-o - (stdout) needs --format png, webp or vqi")
+        if shared:
+            raise click.UsageError("--shared needs several input files")
+        fmt = out_format or _format_of(Path(output))
+        _compress_one(inputs[0], output if output == "-" else Path(output),
+                      replace(options, format=fmt), into_dir=False)
+        return
     files, roots, bad, batch = _expand(inputs, recursive)
     note_first_compile()
     if not batch:
         if bad:
             raise CLIError(f"{bad[0][0]}: {bad[0][1]}")
         into_dir = output is not None and output.endswith(("/", os.sep))
-        _compress_one(files[0], None if output is None else Path(output), options,
-                      into_dir=into_dir)
+        out = None if output is None else Path(output)
+        fmt = out_format or (_format_of(out) if out is not None and not into_dir
+                             and not out.is_dir() else "vqi")
+        if out_format is not None and out is not None and not into_dir and not out.is_dir():
+            named = _format_of(out)
+            if named != "vqi" and named != out_format:
+                raise click.UsageError(f"-o {output} is a {named} file but --format is "
+                                       f"{out_format}")
+        _compress_one(str(files[0]), out, replace(options, format=fmt), into_dir=into_dir)
         return
     _compress_many(files, roots, bad, None if output is None else Path(output), options,
                    shared=shared, jobs=jobs, scheduler=scheduler)
@@ -257,26 +304,79 @@ def _parse_max_error(text: str | None) -> tuple[float | None, float | None]:
     return (None, value / 100) if rel else (value, None)
 
 
-def _compress_one(src: Path, output: Path | None, options: Any, *, into_dir: bool) -> None:
-    from vqimage.cli.batch import Job, compress_file
+def _format_of(path: Path) -> str:
+    """The output format a file name asks for: png and webp by suffix, else vqi."""
+    return {".png": "png", ".webp": "webp"}.get(path.suffix.lower(), "vqi")
 
-    dst = output if output is not None else src.with_suffix(".vqi")
-    if dst.is_dir() or into_dir:
-        dst = dst / (src.stem + ".vqi")
-    check_output(dst, [src], options.overwrite)
-    res = compress_file(Job(src, dst), options)
-    if res.status != "ok":
-        if is_debug() and res.traceback:
-            click.echo(res.traceback, err=True, nl=False)
-        raise CLIError(f"{src}: {res.message}")
-    for n in res.notices:
-        note(f"{src}: {n}")
-    say(
-        f"{src} -> {dst}: {fmt_shape(res.shape)} {res.dtype}, {res.n_levels} levels "
-        f"({res.strategy}), codec {res.codec}, {res.nbytes:,} bytes = "
-        f"{res.bits_per_pixel:.3g} bits/pixel ({res.ratio:.2f}x smaller than raw), "
-        f"PSNR {fmt_db(res.psnr)}{'' if res.psnr is None or math.isinf(res.psnr) else ' dB'}"
+
+def _compress_one(src_arg: str, output: Path | str | None, options: Any, *,
+                  into_dir: bool) -> None:
+    """One input (a file or "-" for stdin) to one output (a file or "-" for stdout)."""
+    import tempfile
+
+    from vqimage.cli.batch import EXIT_LARGER, EXIT_UNREACHABLE, Job, compress_file
+
+    suffix = "." + options.format
+    to_stdout = output == "-"
+    with tempfile.TemporaryDirectory(prefix="vqimage-") as tmp:
+        if src_arg == "-":
+            src, label = _stdin_to_file(Path(tmp)), "stdin"
+        else:
+            src = label = Path(src_arg)
+        if to_stdout:
+            # compress_file writes files: stdout gets the bytes of one in a private folder.
+            dst = Path(tmp) / ("stdout" + suffix)
+            options = replace(options, overwrite=True)
+        else:
+            dst = Path(output) if output is not None else src.with_suffix(suffix)
+            if dst.is_dir() or into_dir:
+                dst = dst / (src.stem + suffix)
+            check_output(dst, [src], options.overwrite)
+        res = compress_file(Job(src, dst), options)
+        for n in res.notices:
+            note(f"{label}: {n}")
+        if res.status == "skipped" and res.reason == "larger":
+            note(f"{label}: {res.message}; nothing written")
+            raise SystemExit(EXIT_LARGER)
+        if res.status != "ok":
+            if is_debug() and res.traceback:
+                click.echo(res.traceback, err=True, nl=False)
+            err = CLIError(f"{label}: {res.message}")
+            if res.reason == "unreachable":
+                err.exit_code = EXIT_UNREACHABLE
+            raise err
+        if to_stdout:
+            out = click.get_binary_stream("stdout")
+            out.write(dst.read_bytes())
+            out.flush()
+    line = (
+        f"{label} -> {'stdout' if to_stdout else dst}: {fmt_shape(res.shape)} {res.dtype}, "
+        f"{res.n_levels} levels ({res.strategy}), "
+        f"{'codec ' + str(res.codec) if options.format == 'vqi' else options.format.upper()}, "
+        f"{res.nbytes:,} bytes = {res.bits_per_pixel:.3g} bits/pixel ({res.ratio:.2f}x "
+        f"smaller than raw), PSNR {fmt_db(res.psnr)}"
+        f"{'' if res.psnr is None or math.isinf(res.psnr) else ' dB'}"
     )
+    # With the image on stdout the summary goes to stderr, out of the data's way.
+    if to_stdout:
+        if not is_quiet():
+            click.echo(line, err=True)
+    else:
+        say(line)
+
+
+def _stdin_to_file(folder: Path) -> Path:
+    from vqimage.io import sniff_suffix
+
+    data = click.get_binary_stream("stdin").read()
+    if not data:
+        raise CLIError("stdin: empty; expected the bytes of an image")
+    suffix = sniff_suffix(data[:16])
+    if suffix is None:
+        raise CLIError("stdin: not a known image format (PNG, JPEG, TIFF, BMP, WebP or .npy)")
+    path = folder / ("stdin" + suffix)
+    path.write_bytes(data)
+    return path
 
 
 @contextmanager
@@ -325,9 +425,9 @@ def _compress_many(
         except OSError as exc:
             raise CLIError(f"{output}: cannot create the output directory: "
                            f"{describe(exc)}") from exc
-        planned = plan_jobs(files, output, roots=roots)
+        planned = plan_jobs(files, output, roots=roots, suffix="." + options.format)
     else:
-        planned = _beside_inputs(files, Job)
+        planned = _beside_inputs(files, Job, "." + options.format)
     failed_inputs = [FileResult(raw, "", "failed", why) for raw, why in bad]
     with _executor(scheduler) as executor, BatchProgress(len(planned), shared) as progress:
         try:
@@ -341,10 +441,12 @@ def _compress_many(
     _report_batch(results, output)
 
 
-def _beside_inputs(files: list[Path], job: Callable[[Path, Path], Any]) -> list[Any]:
-    dsts = [f.with_suffix(".vqi") for f in files]
-    dup = {d for d in dsts if dsts.count(d) > 1}
-    return [job(f, f.with_name(f.name + ".vqi") if d in dup else d) for f, d in zip(files, dsts)]
+def _beside_inputs(files: list[Path], job: Callable[[Path, Path], Any],
+                   suffix: str = ".vqi") -> list[Any]:
+    dsts = [f.with_suffix(suffix) for f in files]
+    # a.png -> a.png would overwrite the input, and a.png/a.tif would collide: keep the suffix.
+    dup = {d for d in dsts if dsts.count(d) > 1} | {d for f, d in zip(files, dsts) if d == f}
+    return [job(f, f.with_name(f.name + suffix) if d in dup else d) for f, d in zip(files, dsts)]
 
 
 def _report_batch(results: list[Any], output: Path | None) -> None:
@@ -362,9 +464,14 @@ def _report_batch(results: list[Any], output: Path | None) -> None:
             counts.setdefault(n, []).append(r.src)
     for text, srcs in counts.items():
         note(f"{srcs[0]}: {text}" if len(srcs) == 1 else f"{text} ({len(srcs)} files)")
+    # Only unreachable --psnr targets failed: their own status, as for one input.
+    from vqimage.cli.batch import EXIT_UNREACHABLE
+
+    status = (EXIT_UNREACHABLE if failed and all(r.reason == "unreachable" for r in failed)
+              else 1)
     if is_quiet():
         if failed:
-            raise SystemExit(1)
+            raise SystemExit(status)
         return
     columns = (("input", "<"), ("shape", "<"), ("levels", ">"), ("PSNR dB", ">"), ("bytes", ">"),
                ("bits/px", ">"), ("ratio", ">"), ("status", "<"))
@@ -372,6 +479,8 @@ def _report_batch(results: list[Any], output: Path | None) -> None:
     for r in results:
         # Reasons of failures are on stderr (one line each); the table stays narrow.
         status = {"ok": "ok", "skipped": "skipped (output exists)"}.get(r.status, r.status)
+        if r.status == "skipped" and r.reason == "larger":
+            status = "kept input (output not smaller)"
         rows.append((
             printable(r.src), fmt_shape(r.shape), str(r.n_levels or "-"), fmt_db(r.psnr),
             fmt_bytes(r.nbytes), "-" if r.bits_per_pixel is None else f"{r.bits_per_pixel:.3g}",
@@ -386,6 +495,6 @@ def _report_batch(results: list[Any], output: Path | None) -> None:
         line += f"; {raw:,} bytes raw -> {packed:,} bytes ({raw / packed:.2f}x smaller)"
     click.echo(line)
     if failed:
-        raise SystemExit(1)
+        raise SystemExit(status)
 
 

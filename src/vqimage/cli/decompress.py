@@ -83,7 +83,8 @@ def decompress(input: Path, output_arg: str | None, force: bool, png_palette: bo
                     f"{q.n_levels} {q.dtype} colours"
                 )
             image = ci.codes
-            atomic_write(output, encode_indexed_png(image, q.codebook), overwrite=force)
+            png = encode_indexed_png(image, q.codebook.astype(np.uint8), keep_palette=True)
+            atomic_write(output, png, overwrite=force)
         else:
             image = ci.decompress()
             write_image(output, image, overwrite=force)

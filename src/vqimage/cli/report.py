@@ -35,7 +35,8 @@ def report(input: Path, output: Path | None, force: bool) -> None:
     """
     output = output if output is not None else input.with_suffix(".html")
     check_output(output, [input], force)
-    image = read_prepared(input)
+    # Colour stays colour (palette renderings), as in vqimage.viz.report.write_report.
+    image = read_prepared(input, "auto")
     try:
         from vqimage.viz.report import write_report
     except ImportError as exc:

@@ -66,6 +66,9 @@ __all__ = [
     "PaletteQuantizer",
     "colour_histogram",
     "fit_palette",
+    "fit_palette_for_psnr",
+    "fit_palette_histogram",
+    "palette_psnr",
 ]
 
 STRATEGIES = ("kmeans", "median-cut")
@@ -170,6 +173,23 @@ class _Histogram:
         self.keys = keys
         self.nbits = nbits
         self.colours = _demorton(self.uniq, pixels.shape[-1], nbits)
+
+    @classmethod
+    def from_colours(cls, colours: np.ndarray, counts: np.ndarray) -> _Histogram:
+        """The histogram of weighted colours; a colour listed twice has its counts summed, so
+        concatenating the histograms of several images merges them."""
+        nbits = 8 * colours.dtype.itemsize
+        keys = _morton(colours, nbits)
+        order = np.argsort(keys, kind="stable")
+        s = keys[order]
+        starts = _runs(s)
+        self = cls.__new__(cls)
+        self.uniq = s[starts[:-1]]
+        self.counts = np.add.reduceat(np.asarray(counts, dtype=np.int64)[order], starts[:-1])
+        self.keys = s  # no pixels behind this histogram: per_pixel is not meaningful
+        self.nbits = nbits
+        self.colours = _demorton(self.uniq, colours.shape[-1], nbits)
+        return self
 
     def per_pixel(self, labels: np.ndarray, dtype: np.dtype) -> np.ndarray:
         """Spread one value per distinct colour to every pixel (flat)."""
@@ -439,9 +459,21 @@ def fit_palette(
             "(gray images: vqimage.fit or vqimage.fit_blocks)"
         )
     arr = _check_image(image)
+    h = _Histogram(arr.reshape(-1, arr.shape[-1]))
+    return _fit_histogram(h, arr.dtype, n_levels, strategy, random_state, stacklevel=3)
+
+
+def _fit_histogram(
+    h: _Histogram,
+    dtype: np.dtype,
+    n_levels: int,
+    strategy: str,
+    random_state: int | None,
+    *,
+    stacklevel: int = 2,
+) -> PaletteQuantizer:
     n = check_n_levels(n_levels)
     check_choice(strategy, "strategy", STRATEGIES)
-    h = _Histogram(arr.reshape(-1, arr.shape[-1]))
     m = h.colours.shape[0]
     w = h.counts.astype(np.float64)
     if m <= n:
@@ -450,7 +482,7 @@ def fit_palette(
                 f"asked for {n} colours, fitted {m}: the image has {m} distinct "
                 f"colour{'s' if m != 1 else ''}",
                 FewerLevelsWarning,
-                stacklevel=2,
+                stacklevel=stacklevel,
             )
         book = h.colours.astype(np.float64)
     else:
@@ -460,7 +492,180 @@ def fit_palette(
         else:
             book = _fit_median_cut(h.colours, w, n)
         book = _round_codebook(book, h.nbits)
-    return PaletteQuantizer(book, dtype=arr.dtype, strategy=strategy)
+    return PaletteQuantizer(book, dtype=dtype, strategy=strategy)
+
+
+def _as_histogram(colours: Any, counts: Any) -> tuple[_Histogram, np.dtype]:
+    cols = np.asarray(colours)
+    if cols.ndim != 2:
+        raise ValueError(f"colours must be a (n, 3 or 4) array, got shape {cols.shape}")
+    cols = _check_image(cols, "colours")
+    cnt = np.asarray(counts)
+    if cnt.shape != cols.shape[:1]:
+        raise ValueError(f"counts has shape {cnt.shape}; expected ({cols.shape[0]},)")
+    if cnt.dtype.kind not in "ui" or (cnt.size and int(cnt.min()) < 1):
+        raise ValueError("counts must be positive integers")
+    return _Histogram.from_colours(cols, cnt), cols.dtype
+
+
+def fit_palette_histogram(
+    colours: Any,
+    counts: Any,
+    n_levels: int,
+    *,
+    strategy: str = "kmeans",
+    random_state: int | None = 0,
+) -> PaletteQuantizer:
+    """Fit a palette to a colour histogram: distinct colours and their pixel counts.
+
+    The same fit as :func:`fit_palette` (which is this function on the image's
+    :func:`colour_histogram`), for data that is not one image: a colour listed more than once
+    has its counts summed, so the histograms of several images are merged by concatenating
+    them, and one palette fitted for the whole set.
+
+    Parameters
+    ----------
+    colours : array_like of shape (m, 3) or (m, 4)
+        uint8 or uint16 colours, in any order, repeats allowed.
+    counts : array_like of shape (m,)
+        Positive integer weight (pixel count) of each row of ``colours``.
+    n_levels, strategy, random_state
+        As in :func:`fit_palette`.
+
+    Returns
+    -------
+    PaletteQuantizer
+
+    Examples
+    --------
+    One palette for two images, from their merged histograms:
+
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> a = rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    >>> b = rng.integers(0, 128, (16, 16, 3), dtype=np.uint8)
+    >>> (ca, na), (cb, nb) = colour_histogram(a), colour_histogram(b)
+    >>> q = fit_palette_histogram(np.concatenate([ca, cb]), np.concatenate([na, nb]), 8)
+    >>> q.n_levels, q.encode(a).shape, q.encode(b).shape
+    (8, (16, 16), (16, 16))
+
+    On one image's histogram it is :func:`fit_palette`:
+
+    >>> fit_palette_histogram(ca, na, 8) == fit_palette(a, 8)
+    True
+    """
+    h, dtype = _as_histogram(colours, counts)
+    return _fit_histogram(h, dtype, n_levels, strategy, random_state, stacklevel=3)
+
+
+def _histogram_psnr(h: _Histogram, dtype: np.dtype, q: PaletteQuantizer) -> float:
+    """PSNR over all channels of the pixels behind ``h``, exactly, from its distinct colours."""
+    cols = h.colours.astype(dtype)
+    err = q.quantize(cols).astype(np.float64) - h.colours
+    mse = float(h.counts @ (err * err).sum(axis=1)) / (float(h.counts.sum()) * cols.shape[1])
+    if mse == 0:
+        return math.inf
+    peak = float((1 << (8 * dtype.itemsize)) - 1)
+    return 10.0 * math.log10(peak * peak / mse)
+
+
+def palette_psnr(quantizer: PaletteQuantizer, colours: Any, counts: Any) -> float:
+    """PSNR in dB of ``quantizer`` on the pixels of a colour histogram, over all channels.
+
+    The peak is the dtype's (255 for uint8); the mean squared error runs over every channel of
+    every pixel, as :func:`vqimage.metrics.psnr` of the RGB(A) image and its reconstruction.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> q = PaletteQuantizer([[0, 0, 0], [255, 255, 255]], dtype="uint8")
+    >>> round(palette_psnr(q, np.array([[0, 0, 0], [255, 255, 245]], np.uint8), [3, 1]), 2)
+    38.92
+    """
+    h, dtype = _as_histogram(colours, counts)
+    return _histogram_psnr(h, dtype, quantizer)
+
+
+def fit_palette_for_psnr(
+    colours: Any,
+    counts: Any,
+    target: float,
+    *,
+    max_levels: int = 256,
+    strategy: str = "kmeans",
+    random_state: int | None = 0,
+) -> tuple[PaletteQuantizer, float, int]:
+    """The palette with the fewest colours whose reconstruction reaches ``target`` dB.
+
+    Parameters
+    ----------
+    colours, counts : array_like
+        A colour histogram (:func:`colour_histogram`; several merged by concatenation, as in
+        :func:`fit_palette_histogram`).
+    target : float
+        PSNR to reach, in dB, over all channels (:func:`palette_psnr`).
+    max_levels : int
+        Largest palette tried (256: what an indexed PNG holds).
+    strategy, random_state
+        As in :func:`fit_palette`.
+
+    Returns
+    -------
+    quantizer, psnr, evaluations
+        The palette, its PSNR, and how many palette sizes were fitted.
+
+    Raises
+    ------
+    vqimage.errors.TargetUnreachableError
+        Even ``max_levels`` colours fall short of ``target``.
+
+    Notes
+    -----
+    Binary search over the palette size in ``[2, min(distinct colours, max_levels)]``, about
+    ``log2(max_levels)`` = 8 fits, each deterministic for a given ``random_state``. k-means
+    error is not strictly monotone in the palette size, so the search returns a size ``k``
+    that reaches the target while ``k - 1`` (which it fitted) does not; a smaller size further
+    down could in principle reach it again.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> img = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) // 64 * 64
+    >>> q, db, _ = fit_palette_for_psnr(*colour_histogram(img), 20.0)
+    >>> db >= 20.0, q.n_levels < 64
+    (True, True)
+    """
+    from vqimage.errors import TargetUnreachableError
+
+    if not (isinstance(target, (int, float)) and math.isfinite(target) and target > 0):
+        raise ValueError(f"target PSNR must be a positive number of dB, got {target!r}")
+    h, dtype = _as_histogram(colours, counts)
+    cache: dict[int, tuple[PaletteQuantizer, float]] = {}
+
+    def evaluate(k: int) -> tuple[PaletteQuantizer, float]:
+        if k not in cache:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", FewerLevelsWarning)
+                q = _fit_histogram(h, dtype, k, strategy, random_state)
+            cache[k] = (q, _histogram_psnr(h, dtype, q))
+        return cache[k]
+
+    hi = max(2, min(int(max_levels), h.colours.shape[0]))
+    q_hi, db_hi = evaluate(hi)
+    if db_hi < target:
+        raise TargetUnreachableError(
+            f"cannot reach {target:g} dB: {q_hi.n_levels} colours give {db_hi:.2f} dB"
+        )
+    lo = 2
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if evaluate(mid)[1] >= target:
+            hi = mid
+        else:
+            lo = mid + 1
+    q, db = evaluate(hi)
+    return q, db, len(cache)
 
 
 # ----------------------------------------------------------------------------------------------

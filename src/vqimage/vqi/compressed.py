@@ -124,6 +124,75 @@ class CompressedImage:
         """The ``.vqi`` file's bytes; ``len(c.tobytes())`` is the file size."""
         return _format.assemble(self.header, self.payload)
 
+    def to_png(self, *, level: int | None = None, keep_palette: bool = False) -> bytes:
+        """The quantized image as a standard PNG file's bytes (lossless).
+
+        Palette and scalar quantizers of at most 256 8-bit levels give an indexed PNG of the
+        codes with the quantizer's colours (gray levels for scalar) as its palette, at the
+        smallest bit depth (1, 2, 4 or 8 bits for up to 2, 4, 16, 256 colours); other kinds
+        give an indexed PNG when the reconstruction has at most 256 colours, else a
+        truecolour or gray one. Deflate is optimized by oxipng when ``pyoxipng`` is installed
+        (``pip install 'vqimage[png]'``), else by Pillow (:func:`vqimage.io.encode_indexed_png`).
+
+        Parameters
+        ----------
+        level : int, optional
+            oxipng preset 0-6 (default :data:`vqimage.io.PNG_LEVEL`).
+        keep_palette : bool
+            Keep every palette colour, in the quantizer's order (files sharing a quantizer then
+            carry identical palettes); by default unused colours are dropped and oxipng may
+            reorder them.
+
+        Returns
+        -------
+        bytes
+            A PNG that decodes to exactly :meth:`decompress`.
+
+        Examples
+        --------
+        >>> import io
+        >>> import numpy as np
+        >>> import vqimage
+        >>> from PIL import Image
+        >>> rng = np.random.default_rng(0)
+        >>> img = rng.integers(0, 256, (32, 32, 3), dtype=np.uint8)
+        >>> c = vqimage.compress(img, quantizer=vqimage.fit_palette(img, 16))
+        >>> im = Image.open(io.BytesIO(c.to_png()))
+        >>> im.mode, np.array_equal(np.asarray(im.convert("RGB")), c.decompress())
+        ('P', True)
+        """
+        from vqimage import io as vio
+
+        lv = vio.PNG_LEVEL if level is None else int(level)
+        q = self.quantizer
+        kind = getattr(q, "kind", "scalar")
+        if (kind in ("palette", "scalar") and q.dtype == np.uint8 and q.n_levels <= 256
+                and len(self.code_shape) == 2 and self.code_shape == self.shape[:2]):
+            palette = q.decode(np.arange(q.n_levels, dtype=np.uint16))
+            return vio.encode_indexed_png(self.codes, palette, level=lv,
+                                          keep_palette=keep_palette)
+        return vio.encode_png(self.decompress(), level=lv)
+
+    def to_webp(self) -> bytes:
+        """The quantized image as a lossless WebP file's bytes (8-bit images only).
+
+        Pillow's ``lossless=True, quality=100, method=6``
+        (:func:`vqimage.io.encode_webp_lossless`). WebP has no gray mode: gray images are
+        stored as RGB with three equal channels.
+
+        >>> import numpy as np
+        >>> import vqimage
+        >>> from vqimage.io import read_image_bytes
+        >>> img = np.arange(256, dtype=np.uint8).reshape(16, 16)
+        >>> c = vqimage.compress(img, 4)
+        >>> back = read_image_bytes(c.to_webp())
+        >>> back.shape, np.array_equal(back[..., 0], c.decompress())
+        ((16, 16, 3), True)
+        """
+        from vqimage.io import encode_webp_lossless
+
+        return encode_webp_lossless(self.decompress())
+
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
         """Write the ``.vqi`` file to ``path`` atomically.
 
