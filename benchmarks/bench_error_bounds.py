@@ -158,7 +158,7 @@ def main() -> None:
     for name, x in data.items():
         span = float(x.max()) - float(x.min())
         lines = [
-            f"### {name} (range {span:.4g}, {x.nbytes:,} bytes raw)",
+            f"## {name} (range {span:.4g}, {x.nbytes:,} bytes raw)",
             "",
             "| bound e (of range) | codec | bytes | ratio | bits/value | max error | meets e "
             "| time vs vqimage |",
