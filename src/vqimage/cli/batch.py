@@ -40,6 +40,7 @@ from typing import Any
 import numpy as np
 
 from vqimage._shared.dtypes import MAX_LEVELS
+from vqimage._shared.interrupts import caused_by_interrupt
 from vqimage._shared.kinds import KINDS
 from vqimage._shared.validation import check_choice
 from vqimage.core.histogram import Histogram, histogram
@@ -432,10 +433,18 @@ def compress_file(job: Job, options: CompressOptions) -> FileResult:
         res.codec = str(ci.codec)
         res.status = "ok"
     except Exception as exc:
+        _stop_if_interrupted(exc)
         res.status = "failed"
         res.message = describe_error(exc, src)
         res.traceback = traceback.format_exc()
     return res
+
+
+def _stop_if_interrupted(exc: Exception) -> None:
+    """Re-raise Ctrl-C that a numba kernel turned into a ``SystemError``: a batch stops on it
+    instead of recording one more failed file and going on."""
+    if caused_by_interrupt(exc):
+        raise KeyboardInterrupt from exc
 
 
 def _image_psnr(image: np.ndarray, q: Any, ci: Any) -> float:
@@ -466,6 +475,7 @@ def _histogram_job(src: Path, kind: str) -> tuple[Histogram | None, str | None, 
     try:
         return file_histogram(src, kind), None, None
     except Exception as exc:
+        _stop_if_interrupted(exc)
         return None, describe_error(exc, src), traceback.format_exc()
 
 

@@ -1,0 +1,157 @@
+"""Issue 11, items 8, 9, 11 and 12: Ctrl-C, messages, deterministic timing, the face's lookup.
+
+Subprocesses synchronise on files the child writes (never on sleeps alone); nothing here
+touches the network.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+import vqimage
+from vqimage.cli import main
+from vqimage.io import write_image
+
+CLI = [sys.executable, "-m", "vqimage.cli"]
+
+
+def _wait_for(what: str, ready, proc: subprocess.Popen[str] | None = None,
+              timeout: float = 120.0) -> None:
+    """Poll ``ready()`` until it holds; fail at once if ``proc`` ends first (no blind sleeps:
+    the deadline only turns a hang into a failure)."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if proc is not None and proc.poll() is not None:
+            out, err = proc.communicate()
+            pytest.fail(f"the process ended before {what}: {out}\n{err}")
+        if time.monotonic() > deadline:
+            pytest.fail(f"timed out waiting for {what}")
+        time.sleep(0.005)
+
+
+def _noise_images(directory: Path, n: int, shape: tuple[int, int] = (768, 1024)) -> None:
+    directory.mkdir()
+    rng = np.random.default_rng(11)
+    for i in range(n):
+        write_image(directory / f"img{i:02d}.png", rng.integers(0, 256, shape, dtype=np.uint8))
+
+
+# -- item 8: Ctrl-C ------------------------------------------------------------------------------
+# The child writes a marker just before the context kernel's second call (the second file, one
+# output written) and the test interrupts it then: the signal lands while compiled code runs,
+# which is what turned Ctrl-C into "SystemError: CPUDispatcher(...)" and a batch that went on.
+_MARK_KERNEL = """
+import os, runpy, sys
+from pathlib import Path
+import vqimage.codecs._context_kernel as k
+real, calls = k._kernel, [0]
+def kernel(*args):
+    calls[0] += 1
+    if calls[0] == 2:
+        Path(os.environ["VQI_TEST_MARKER"]).touch()
+    return real(*args)
+k._kernel = kernel
+sys.argv[0] = "vqimage"
+runpy.run_module("vqimage.cli", run_name="__main__", alter_sys=True)
+"""
+
+
+def _default_sigint() -> None:
+    # A child of a shell job may inherit SIGINT ignored; Python then would not turn it into
+    # KeyboardInterrupt.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def test_item8_ctrl_c_stops_a_serial_batch(tmp_path: Path) -> None:
+    src, out, marker = tmp_path / "in", tmp_path / "out", tmp_path / "kernel-started"
+    _noise_images(src, 8)
+    env = {**os.environ, "COLUMNS": "200", "VQI_TEST_MARKER": str(marker)}
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _MARK_KERNEL, "compress", str(src), "-o", str(out), "-j", "1",
+         "--codec", "context"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        preexec_fn=_default_sigint,
+    )
+    _wait_for("the second file's kernel", marker.exists, proc)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=300)
+    assert proc.returncode == 130, stdout + stderr
+    assert stderr.strip().splitlines()[-1] == "vqimage: interrupted", stderr
+    assert "SystemError" not in stderr + stdout and "compressed" not in stdout
+    written = sorted(p.name for p in out.iterdir())
+    # The batch stopped: no more than the file being coded when the signal came was finished,
+    # and nothing partial or temporary is left.
+    assert set(written) <= {"img00.vqi", "img01.vqi"}, written
+    assert "img00.vqi" in written
+    assert not [n for n in written if ".tmp" in n], written
+    for name in written:
+        assert vqimage.load(out / name).shape == (768, 1024)
+
+
+def _interrupted_kernel() -> SystemError:
+    """What numba raises when SIGINT lands during a compiled call."""
+    try:
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as ki:
+            raise SystemError("CPUDispatcher(<function _kernel>) returned a result with an "
+                              "exception set") from ki
+    except SystemError as err:
+        return err
+
+
+@pytest.mark.parametrize("shared", [False, True])
+def test_item8_interrupt_inside_a_kernel_stops_the_batch(tmp_path: Path, monkeypatch,
+                                                         shared: bool) -> None:
+    from vqimage.cli import batch
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    _noise_images(src, 4, (32, 32))
+    calls: list[Path] = []
+    stage = "file_histogram" if shared else "_load_prepared"
+    real = getattr(batch, stage)
+
+    def flaky(path: Path, kind: str):
+        calls.append(path)
+        if len(calls) == 2:
+            raise _interrupted_kernel()
+        return real(path, kind)
+
+    monkeypatch.setattr(batch, stage, flaky)
+    jobs = batch.plan_jobs(sorted(src.iterdir()), out)
+    with pytest.raises(KeyboardInterrupt):
+        batch.compress_batch(jobs, batch.CompressOptions(n_levels=4), shared=shared,
+                             max_workers=1)
+    assert len(calls) == 2  # stopped at the interrupted file: the others were not started
+    calls.clear()
+    res = CliRunner().invoke(main, ["compress", str(src), "-o", str(out), "-j", "1",
+                                    *(["--shared"] if shared else [])])
+    assert res.exit_code == 130, res.output
+    assert "vqimage: interrupted" in res.output and "SystemError" not in res.output
+    assert not [p for p in out.iterdir() if ".tmp" in p.name]
+
+
+def test_item8_interrupt_outside_a_batch_is_exit_130(tmp_path: Path, monkeypatch) -> None:
+    """A single file (and any command) maps the wrapped interrupt to exit 130 too."""
+    from vqimage.cli import batch
+
+    img = tmp_path / "a.png"
+    write_image(img, np.zeros((8, 8), np.uint8))
+
+    def interrupted(*_args: object):
+        raise _interrupted_kernel()
+
+    monkeypatch.setattr(batch, "_load_prepared", interrupted)
+    res = CliRunner().invoke(main, ["compress", str(img)])
+    assert res.exit_code == 130, res.output
+    assert res.output.strip() == "vqimage: interrupted"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
