@@ -155,3 +155,135 @@ def test_item8_interrupt_outside_a_batch_is_exit_130(tmp_path: Path, monkeypatch
     assert res.exit_code == 130, res.output
     assert res.output.strip() == "vqimage: interrupted"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.png"]
+
+
+# -- item 9: messages ----------------------------------------------------------------------------
+def _lose_the_race(monkeypatch) -> None:
+    """From now on, another writer creates each target between the existence check and our
+    final link."""
+    from vqimage._shared import fs
+
+    real = fs._commit
+
+    def commit(tmp: Path, target: Path, overwrite: bool) -> None:
+        target.write_bytes(b"theirs")
+        real(tmp, target, overwrite)
+
+    monkeypatch.setattr(fs, "_commit", commit)
+
+
+def _no_temp_files(directory: Path) -> None:
+    assert not [p.name for p in directory.rglob("*") if ".tmp" in p.name]
+
+
+def test_item9a_a_lost_race_says_use_force(tmp_path: Path, monkeypatch) -> None:
+    img = tmp_path / "a.png"
+    write_image(img, np.arange(64, dtype=np.uint8).reshape(8, 8))
+    src = tmp_path / "in"
+    _noise_images(src, 2, (16, 16))
+    vqimage.compress(np.arange(64, dtype=np.uint8).reshape(8, 8), 2).save(tmp_path / "b.vqi")
+    _lose_the_race(monkeypatch)
+
+    dst = tmp_path / "a.vqi"
+    res = CliRunner().invoke(main, ["compress", str(img), "-o", str(dst)])
+    assert res.exit_code == 1, res.output
+    assert res.output.strip() == f"vqimage: error: {dst}: output exists; use --force to replace it"
+    assert dst.read_bytes() == b"theirs"  # the winner's file is left alone
+
+    # In a batch a lost race is what an existing output is: skipped, never clobbered.
+    res = CliRunner().invoke(main, ["compress", str(src), "-o", str(tmp_path / "out"),
+                                    "-j", "1"])
+    assert res.exit_code == 0, res.output
+    assert "0 compressed" in res.output and "2 skipped" in res.output
+    assert "overwrite=True" not in res.output
+    assert {p.read_bytes() for p in (tmp_path / "out").iterdir()} == {b"theirs"}
+
+    # decompress maps it the same way.
+    out = tmp_path / "b.png"
+    res = CliRunner().invoke(main, ["decompress", str(tmp_path / "b.vqi"), "-o", str(out)])
+    assert res.exit_code == 1, res.output
+    assert res.output.strip() == f"vqimage: error: {out}: output exists; use --force to replace it"
+    _no_temp_files(tmp_path)
+
+
+def test_item9b_control_characters_in_names_are_escaped(tmp_path: Path) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    write_image(src / "two\nlines.png", np.arange(256, dtype=np.uint8).reshape(16, 16))
+    write_image(src / "[red]markup.png", np.arange(256, dtype=np.uint8).reshape(16, 16))
+    (src / "bad\tname\n.png").write_bytes(b"not a png")
+    res = CliRunner().invoke(main, ["compress", str(src), "-o", str(tmp_path / "out"),
+                                    "-j", "1"])
+    assert res.exit_code == 1, res.output
+    lines = res.output.splitlines()
+    errors = [ln for ln in lines if ln.startswith("vqimage: error:")]
+    assert len(errors) == 1 and "bad\\tname\\n.png: " in errors[0], res.output
+    rows = [ln for ln in lines if ln.startswith(str(src))]
+    assert len(rows) == 3, res.output  # one line per file: the table is intact
+    assert any("two\\nlines.png" in r and r.rstrip().endswith("ok") for r in rows), rows
+    assert any("[red]markup.png" in r for r in rows), rows  # a file name is not rich markup
+    assert "2 compressed" in lines[-1] and "1 failed" in lines[-1]
+
+    # Single-file messages too: one line each.
+    res = CliRunner().invoke(main, ["compress", str(src / "bad\tname\n.png")])
+    assert res.exit_code == 1
+    assert res.output.count("\n") == 1 and "bad\\tname\\n.png" in res.output, res.output
+
+
+def test_item9c_compressing_a_vqi_file_points_at_decompress(tmp_path: Path) -> None:
+    vqi = tmp_path / "face.vqi"
+    vqimage.compress(np.arange(64, dtype=np.uint8).reshape(8, 8), 4).save(vqi)
+    disguised = tmp_path / "renamed.png"
+    disguised.write_bytes(vqi.read_bytes())
+    for path in (vqi, disguised):
+        res = CliRunner().invoke(main, ["compress", str(path), "-o", str(tmp_path / "x.vqi")])
+        assert res.exit_code == 1, res.output
+        assert res.output.strip() == (f"vqimage: error: {path}: already a .vqi file; "
+                                      "vqimage decompress turns it back into an image")
+    # In a batch (a glob that also matches outputs) the .vqi files are named, the rest done.
+    write_image(tmp_path / "c.png", np.arange(64, dtype=np.uint8).reshape(8, 8))
+    res = CliRunner().invoke(main, ["compress", str(tmp_path / "*"), "-o",
+                                    str(tmp_path / "out"), "-j", "1"])
+    assert res.exit_code == 1, res.output
+    assert "1 compressed" in res.output and "2 failed" in res.output
+    assert res.output.count("already a .vqi file") == 2
+    assert not (tmp_path / "x.vqi").exists()
+
+
+def test_item9d_demo_fetch_that_cannot_download_fails(tmp_path: Path, monkeypatch) -> None:
+    import pooch
+    import scipy.datasets._fetchers as fetchers
+
+    from vqimage import data
+
+    empty = tmp_path / "empty-cache"
+    empty.mkdir()
+    downloads: list[str] = []
+
+    def offline(self, url: str, output_file, pooch_obj) -> None:
+        downloads.append(url)
+        raise OSError("Network is unreachable (simulated)")
+
+    # The cache is empty, so pooch really tries to download; the downloader fails offline.
+    monkeypatch.setattr(data, "face_cache_path", lambda: empty / "face.dat")
+    monkeypatch.setattr(fetchers.data_fetcher, "path", empty)
+    monkeypatch.setattr(pooch.HTTPDownloader, "__call__", offline)
+    monkeypatch.delenv("VQIMAGE_NO_FACE", raising=False)
+    for debug in ([], ["--debug"]):
+        res = CliRunner().invoke(main, ["demo", "--fetch", *debug])
+        assert res.exit_code == 1, res.output
+        assert "camera" not in res.output.replace("without --fetch the demo uses scikit-image's "
+                                                  "camera", "")
+        errors = [ln for ln in res.output.splitlines() if ln.startswith("vqimage: error:")]
+        assert len(errors) == 1, res.output
+        assert "cannot download the raccoon face" in errors[0]
+        assert "Network is unreachable (simulated)" in errors[0]
+    assert downloads and all("face.dat" in u for u in downloads)
+    assert list(empty.iterdir()) == []
+    # Without --fetch nothing is downloaded and the bundled camera is used, as before.
+    downloads.clear()
+    res = CliRunner().invoke(main, ["demo", "-q"])
+    assert res.exit_code == 0, res.output
+    assert downloads == []
+    with pytest.raises(OSError, match="cannot download the raccoon face"):
+        data.default_image(fetch=True)

@@ -432,6 +432,13 @@ def compress_file(job: Job, options: CompressOptions) -> FileResult:
         res.n_levels, res.strategy = int(q.n_levels), str(q.strategy)
         res.codec = str(ci.codec)
         res.status = "ok"
+    except FileExistsError as exc:
+        if exc.filename is None or Path(exc.filename) != dst:
+            res.message, res.traceback = describe_error(exc, src), traceback.format_exc()
+            return res
+        # Another writer created the output between the check above and our write: the same
+        # as an output that was there before.
+        res.status, res.message = "skipped", "output exists (--force replaces it)"
     except Exception as exc:
         _stop_if_interrupted(exc)
         res.status = "failed"

@@ -17,6 +17,7 @@ from vqimage._shared.kinds import KINDS
 from vqimage.cli._ui import (
     CONTEXT,
     GLOB_CHARS,
+    OUTPUT_EXISTS,
     BatchProgress,
     CLIError,
     check_output,
@@ -28,6 +29,7 @@ from vqimage.cli._ui import (
     is_debug,
     is_quiet,
     note,
+    printable,
     say,
 )
 from vqimage.codecs import CODEC_CHOICES
@@ -55,6 +57,22 @@ def read_prepared(path: Path, kind: str = "scalar") -> Any:
 
 # -- compress -----------------------------------------------------------------------------
 
+ALREADY_VQI = "already a .vqi file; vqimage decompress turns it back into an image"
+
+
+def _is_vqi(path: Path) -> bool:
+    """A .vqi file, by its suffix or its magic bytes (compressing one again is a mistake)."""
+    if path.suffix.lower() == ".vqi":
+        return path.is_file()
+    from vqimage.vqi.chunked import MAGIC as CHUNKED_MAGIC
+    from vqimage.vqi.format import MAGIC
+
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(MAGIC)) in (MAGIC, CHUNKED_MAGIC)
+    except OSError:  # a directory, a missing or unreadable file: reported elsewhere
+        return False
+
 
 def _expand(
     inputs: Sequence[str], recursive: bool
@@ -79,6 +97,8 @@ def _expand(
                             + ("" if recursive else " (-r searches subdirectories)")))
             files.extend(found)
             roots.extend([p] * len(found))
+        elif _is_vqi(p):
+            bad.append((raw, ALREADY_VQI))
         elif p.exists() or p.is_symlink():
             files.append(p)
             roots.append(None)
@@ -87,6 +107,9 @@ def _expand(
             found = sorted(Path(m) for m in glob.glob(raw, recursive=True) if Path(m).is_file())
             if not found:
                 bad.append((raw, "no files match this pattern"))
+            vqi = [f for f in found if _is_vqi(f)]
+            bad.extend((str(f), ALREADY_VQI) for f in vqi)
+            found = [f for f in found if f not in vqi]
             files.extend(found)
             roots.extend([None] * len(found))
         else:
@@ -232,6 +255,8 @@ def _compress_one(src: Path, output: Path | None, options: Any, *, into_dir: boo
         dst = dst / (src.stem + ".vqi")
     check_output(dst, [src], options.overwrite)
     res = compress_file(Job(src, dst), options)
+    if res.status == "skipped":  # another writer created dst after check_output
+        raise CLIError(f"{dst}: {OUTPUT_EXISTS}")
     if res.status != "ok":
         if is_debug() and res.traceback:
             click.echo(res.traceback, err=True, nl=False)
@@ -321,7 +346,7 @@ def _report_batch(results: list[Any], output: Path | None) -> None:
     for r in failed:
         if is_debug() and r.traceback:
             click.echo(r.traceback, err=True, nl=False)
-        click.echo(f"vqimage: error: {r.src}: {r.message}", err=True)
+        click.echo(printable(f"vqimage: error: {r.src}: {r.message}"), err=True)
     # A notice shared by many files (the gray conversion, a shared fit) is printed once.
     counts: dict[str, list[str]] = {}
     for r in ok:
@@ -336,6 +361,7 @@ def _report_batch(results: list[Any], output: Path | None) -> None:
     from rich import box
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
 
     console = Console(width=None if sys.stdout.isatty() else 200, highlight=False)
     table = Table(box=box.SIMPLE_HEAD, pad_edge=False, show_edge=False)
@@ -347,7 +373,7 @@ def _report_batch(results: list[Any], output: Path | None) -> None:
         # Reasons of failures are on stderr (one line each); the table stays narrow.
         status = {"ok": "ok", "skipped": "skipped (output exists)"}.get(r.status, r.status)
         table.add_row(
-            r.src, fmt_shape(r.shape), str(r.n_levels or "-"), fmt_db(r.psnr),
+            Text(printable(r.src)), fmt_shape(r.shape), str(r.n_levels or "-"), fmt_db(r.psnr),
             fmt_bytes(r.nbytes), "-" if r.bits_per_pixel is None else f"{r.bits_per_pixel:.3g}",
             "-" if r.ratio is None else f"{r.ratio:.2f}x", status,
         )
@@ -361,7 +387,7 @@ def _report_batch(results: list[Any], output: Path | None) -> None:
     line = f"{len(ok)} compressed{where}, {len(failed)} failed, {len(skipped)} skipped"
     if packed:
         line += f"; {raw:,} bytes raw -> {packed:,} bytes ({raw / packed:.2f}x smaller)"
-    click.echo(line)
+    click.echo(printable(line))
     if failed:
         raise SystemExit(1)
 
