@@ -287,3 +287,40 @@ def test_item9d_demo_fetch_that_cannot_download_fails(tmp_path: Path, monkeypatc
     assert downloads == []
     with pytest.raises(OSError, match="cannot download the raccoon face"):
         data.default_image(fetch=True)
+
+
+# -- item 11: timing-dependent tests synchronise on events ----------------------------------------
+TESTS = Path(__file__).resolve().parent
+
+
+def _timing_problems(path: Path) -> list[str]:
+    """Waits that race: a loop that may end on its deadline and then act as if the awaited
+    event had happened, a sleep used as synchronisation, a join whose timeout goes unchecked."""
+    import ast
+
+    tree = ast.parse(path.read_text(), filename=str(path))
+    problems = []
+    in_loops = {id(n) for w in ast.walk(tree) if isinstance(w, ast.While)
+                for n in ast.walk(w)}
+    for node in ast.walk(tree):
+        where = f"{path.name}:{getattr(node, 'lineno', '?')}"
+        if isinstance(node, ast.While):
+            names = {n.id for n in ast.walk(node.test) if isinstance(n, ast.Name)}
+            attrs = {n.attr for n in ast.walk(node.test) if isinstance(n, ast.Attribute)}
+            if names & {"deadline", "time"} or attrs & {"monotonic", "time", "perf_counter"}:
+                problems.append(f"{where}: a loop that ends on its deadline (fail instead)")
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute):
+            if node.func.attr == "sleep" and id(node) not in in_loops:
+                problems.append(f"{where}: a sleep outside a polling loop")
+    for fn in ast.walk(tree):
+        if isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+            src = ast.unparse(fn)
+            if ".join(timeout=" in src and ".is_alive()" not in src:
+                problems.append(f"{path.name}:{fn.lineno}: {fn.name} joins with an unchecked "
+                                "timeout")
+    return problems
+
+
+@pytest.mark.parametrize("name", ["test_dask.py", "test_cli.py", "test_cli_hardening.py"])
+def test_item11_waits_synchronise_on_events(name: str) -> None:
+    assert _timing_problems(TESTS / name) == []
