@@ -324,3 +324,84 @@ def _timing_problems(path: Path) -> list[str]:
 @pytest.mark.parametrize("name", ["test_dask.py", "test_cli.py", "test_cli_hardening.py"])
 def test_item11_waits_synchronise_on_events(name: str) -> None:
     assert _timing_problems(TESTS / name) == []
+
+
+# -- item 12: the face where a user has it; no skip hidden under CI -------------------------------
+def test_item12_face_found_where_scipy_keeps_it(tmp_path: Path) -> None:
+    import _face
+
+    def put(path: Path, data: bytes) -> Path:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+        return path
+
+    root = tmp_path / "checkout"  # no ../shared beside it, as for a new user
+    root.mkdir()
+    env = {"XDG_CACHE_HOME": str(tmp_path / "xdg"), "HOME": str(tmp_path / "home")}
+    good = b"the face"
+    expected = _face.hashlib.sha256(good).hexdigest()
+
+    path, looked = _face.find_face(root, env, expected=expected)
+    assert path is None
+    msg = _face.missing_message(looked)
+    assert 'python -c "import scipy.datasets; scipy.datasets.face()"' in msg
+    for where in (root.parent / "shared" / "data" / "face.dat",
+                  tmp_path / "xdg" / "scipy-data" / "face.dat"):
+        assert f"{where} (missing)" in msg
+
+    # Where scipy.datasets.face() downloads it: pooch's cache of the user's environment.
+    cached = put(tmp_path / "xdg" / "scipy-data" / "face.dat", good)
+    assert _face.find_face(root, env, expected=expected)[0] == cached
+    no_xdg = {"HOME": str(tmp_path / "home")}
+    home = put(tmp_path / "home" / ".cache" / "scipy-data" / "face.dat", good)
+    assert _face.find_face(root, no_xdg, expected=expected)[0] == home
+    # A file with other content is not the face; $VQIMAGE_FACE_DAT and ../shared come first.
+    shared = put(root.parent / "shared" / "data" / "face.dat", b"truncated")
+    path, looked = _face.find_face(root, env, expected=expected)
+    assert path == cached and f"{shared} (wrong sha256: not scipy's face.dat)" in looked
+    mine = put(tmp_path / "mine.dat", good)
+    assert _face.find_face(root, {**env, "VQIMAGE_FACE_DAT": str(mine)},
+                           expected=expected)[0] == mine
+    assert _face.candidates(root, env)[-1] == cached
+
+
+def test_item12_conftest_found_the_face_before_replacing_the_cache() -> None:
+    import conftest
+
+    assert conftest.FACE_LOOKED, "conftest did not look for the face"
+    assert os.environ["XDG_CACHE_HOME"] not in " ".join(conftest.FACE_LOOKED)
+
+
+_SKIPPING = {
+    "test_runtime.py": "import pytest\n\ndef test_ok():\n    pass\n\n"
+                       "def test_skips():\n    pytest.skip('chromium is not on PATH')\n",
+    "test_module.py": "import pytest\n\npytest.importorskip('vqimage_no_such_package')\n\n"
+                      "def test_never():\n    pass\n",
+    "test_xfail.py": "import pytest\n\n@pytest.mark.xfail(reason='known')\ndef test_x():\n"
+                     "    assert False\n",
+}
+
+
+@pytest.mark.parametrize("ci", ["true", ""])
+def test_item12_every_skip_fails_under_ci(tmp_path: Path, ci: str) -> None:
+    """The suite's conftest, loaded as a plugin into a run of three small files."""
+    for name, text in _SKIPPING.items():
+        (tmp_path / name).write_text(text)
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    env = {**os.environ, "CI": ci,
+           "PYTHONPATH": os.pathsep.join([str(TESTS), *sys.path])}
+    proc = subprocess.run(
+        [sys.executable, "-m", "pytest", "-p", "conftest", "-c", str(tmp_path / "pytest.ini"),
+         "--rootdir", str(tmp_path), "-p", "no:cacheprovider", "-q", "-rA",
+         "--continue-on-collection-errors", str(tmp_path)],
+        capture_output=True, text=True, env=env, timeout=300, cwd=tmp_path, check=False)
+    last = proc.stdout.strip().splitlines()[-1]
+    if ci:
+        assert proc.returncode == 1, proc.stdout
+        assert "1 passed" in last and "1 failed" in last and "1 error" in last, proc.stdout
+        assert "1 xfailed" in last and "skipped" not in last, proc.stdout
+        assert "skipped under CI" in proc.stdout and "chromium is not on PATH" in proc.stdout
+        assert "vqimage_no_such_package" in proc.stdout
+    else:
+        assert proc.returncode == 0, proc.stdout
+        assert "1 passed" in last and "2 skipped" in last and "1 xfailed" in last, proc.stdout
