@@ -355,7 +355,10 @@ def test_progress_bar_on_a_terminal(images, tmp_path):
                           stderr=slave, stdout=subprocess.PIPE, text=True, timeout=300,
                           env={**os.environ, "COLUMNS": "100", "TERM": "xterm"}, check=False)
     os.close(slave)
-    reader.join(timeout=10)
+    # The reader ends at EOF once every end of the pty is closed; the timeout only turns a hang
+    # into a failure (returning early would read half the output and fail misleadingly).
+    reader.join(timeout=300)
+    assert not reader.is_alive(), "the pty reader did not reach the end of the output"
     os.close(master)
     assert proc.returncode == 0
     assert "3 compressed" in proc.stdout

@@ -349,30 +349,58 @@ def test_cli_batch_on_cluster_matches_serial(client, face, tmp_path):
 def test_cli_batch_survives_a_killed_worker(face, tmp_path):
     """A worker dies mid-batch: its file is reported failed, the rest finish; a rerun does only
     what is missing."""
+
+    def hang_on(name: str, marker: str) -> None:
+        """Run on every worker (``Client.run``): the first worker to load ``name`` writes its pid to
+        ``marker`` and blocks until it is killed, so a file is lost mid-batch whatever the
+        scheduling. Later loads (the rerun, once ``marker`` exists) go through."""
+        import threading
+        from pathlib import Path
+
+        import vqimage.cli.batch as batch
+
+        real = batch._load_prepared
+
+        def load(src, kind):
+            if Path(src).name == name and not Path(marker).exists():
+                part = Path(marker + ".part")
+                part.write_text(str(os.getpid()))
+                part.replace(marker)  # atomic: the test never reads a half-written pid
+                threading.Event().wait()
+            return real(src, kind)
+
+        batch._load_prepared = load
+
     src = tmp_path / "in"
     images = _crops(face, src, 6, 384)
     out = tmp_path / "out"
+    marker = tmp_path / "hung-worker-pid"
     # allowed-failures 0: a task on a dead worker fails at once instead of being retried.
     with dask.config.set({"distributed.scheduler.allowed-failures": 0}), distributed.LocalCluster(
         n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0"
     ) as cluster, distributed.Client(cluster) as c:
-        pids = c.run(os.getpid)
-        victim_addr, victim = next(iter(pids.items()))
+        # Synchronise on the worker's own word (no polling of the scheduler against a batch that
+        # may already be over): whichever worker takes img03 says so and waits to be killed.
+        # A local function: cloudpickle sends it by value (workers cannot import this module).
+        c.run(hang_on, "img03.png", str(marker))
         proc = subprocess.Popen([*CLI, "compress", src, "-o", out, "--codec", "lzma",
                                  "--scheduler", cluster.scheduler_address],
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                                 env={**os.environ, "COLUMNS": "250"})
-        deadline = time.monotonic() + 120
-        # Kill when one file is done and the victim is busy with another one.
-        while time.monotonic() < deadline and not (
-            out.is_dir() and any(out.glob("*.vqi")) and c.processing().get(victim_addr)
-        ):
+        deadline = time.monotonic() + 300  # only turns a hang into a failure
+        while not marker.exists():
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                stdout, stderr = proc.communicate()
+                pytest.fail(f"no worker took img03.png: {stdout}\n{stderr}")
             time.sleep(0.01)
+        victim = int(marker.read_text())
+        assert victim in c.run(os.getpid).values()
         os.kill(victim, signal.SIGKILL)
         stdout, stderr = proc.communicate(timeout=300)
         assert proc.returncode == 1, stdout + stderr
         failed = re.findall(r"vqimage: error: \S*?(img\d\d)\.png: worker lost", stderr)
-        assert failed, stderr
+        assert "img03" in failed, stderr
         summary = _summary(stdout)
         assert summary[1] == len(failed), stdout
         # A finished task held by the dead worker may be recomputed: it then finds its output

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -58,11 +59,26 @@ def sample(name: str, *, gray: bool = False) -> np.ndarray:
 def default_image(*, fetch: bool = False) -> tuple[str, np.ndarray]:
     """The demo's image: the raccoon face (gray) when it can be loaded, else ``camera``.
 
-    Returns the name and the array. Without ``fetch`` nothing is downloaded.
+    Returns the name and the array. Without ``fetch`` nothing is downloaded, and a face that is
+    not cached (or cannot be read: a warning says why) gives ``camera``. With ``fetch`` the
+    face was asked for: failing to download or load it raises ``OSError`` instead of quietly
+    showing another image.
     """
     if os.environ.get("VQIMAGE_NO_FACE") != "1":
         try:
             return "raccoon face (scipy.datasets.face, gray)", face(gray=True, fetch=fetch)
-        except Exception:
-            pass
+        except Exception as exc:
+            if fetch:
+                raise OSError(
+                    f"cannot download the raccoon face into {face_cache_path().parent}: "
+                    f"{_reason(exc)}"
+                ) from exc
+            if not isinstance(exc, FileNotFoundError):  # cached, but unreadable
+                warnings.warn(f"the raccoon face cannot be loaded ({_reason(exc)}); "
+                              "using scikit-image's camera", stacklevel=2)
     return "camera (scikit-image, bundled)", sample("camera")
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

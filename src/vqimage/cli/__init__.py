@@ -15,6 +15,7 @@ from typing import Any
 
 import click
 
+from vqimage._shared.interrupts import caused_by_interrupt
 from vqimage._shared.version import __version__
 from vqimage.cli import compress, decompress, demo, info, report
 from vqimage.cli._ui import CONTEXT, CLIError, common_options, describe, is_debug, show_warning
@@ -34,6 +35,9 @@ class _Group(click.Group):
             click.echo("vqimage: interrupted", err=True)
             sys.exit(130)
         except Exception as exc:
+            if caused_by_interrupt(exc):  # Ctrl-C during a numba kernel (a SystemError)
+                click.echo("vqimage: interrupted", err=True)
+                sys.exit(130)
             if ctx.meta.get("vqimage.debug") or os.environ.get("VQIMAGE_DEBUG") == "1":
                 raise
             raise CLIError(describe(exc)) from exc

@@ -18,13 +18,26 @@ CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 GLOB_CHARS = set("*?[")
 
 
+def printable(text: object) -> str:
+    """``text`` with control characters escaped as ``repr`` does (a newline in a file name
+    becomes ``\\n``), so that one message stays one line and tables keep their rows.
+
+    >>> printable("a\\nb.png"), printable("caf\\u00e9.png")
+    ('a\\\\nb.png', 'café.png')
+    """
+    s = str(text)
+    if s.isprintable():
+        return s
+    return "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in s)
+
+
 class CLIError(click.ClickException):
     """A failure of an input or output: one line on stderr, exit status 1."""
 
     exit_code = 1
 
     def show(self, file: Any = None) -> None:
-        click.echo(f"vqimage: error: {self.format_message()}", err=True)
+        click.echo(f"vqimage: error: {printable(self.format_message())}", err=True)
 
 
 def _meta_flag(key: str) -> Callable[[click.Context, click.Parameter, bool], None]:
@@ -63,17 +76,25 @@ def is_debug() -> bool:
 
 def note(text: str) -> None:
     if not is_quiet():
-        click.echo(f"vqimage: note: {text}", err=True)
+        click.echo(f"vqimage: note: {printable(text)}", err=True)
 
 
 def say(text: str) -> None:
+    """One line on stdout (unless --quiet)."""
     if not is_quiet():
-        click.echo(text)
+        click.echo(printable(text))
+
+
+OUTPUT_EXISTS = "output exists; use --force to replace it"
 
 
 def describe(exc: BaseException, path: Path | str | None = None) -> str:
     from vqimage.cli.batch import describe_error
 
+    if isinstance(exc, FileExistsError) and exc.filename:
+        # A writer that lost a race to another one: the library's advice (overwrite=True) is
+        # the API's; on the command line it is --force.
+        return f"{exc.filename}: {OUTPUT_EXISTS}"
     msg = describe_error(exc, known=path)
     return f"{path}: {msg}" if path is not None else msg
 
@@ -81,7 +102,7 @@ def describe(exc: BaseException, path: Path | str | None = None) -> str:
 def show_warning(message: Any, category: Any, filename: str, lineno: int, file: Any = None,
                   line: Any = None) -> None:
     if not is_quiet():
-        click.echo(f"vqimage: warning: {message}", err=True)
+        click.echo(f"vqimage: warning: {printable(message)}", err=True)
 
 
 def check_output(output: Path, inputs: Sequence[Path], force: bool, *, param: str = "-o") -> None:
@@ -94,7 +115,7 @@ def check_output(output: Path, inputs: Sequence[Path], force: bool, *, param: st
     if output.is_dir():
         raise CLIError(f"{output}: is a directory; give a file name")
     if not force and (output.exists() or output.is_symlink()):
-        raise CLIError(f"{output}: output exists; use --force to replace it")
+        raise CLIError(f"{output}: {OUTPUT_EXISTS}")
 
 
 @contextmanager
@@ -190,17 +211,6 @@ def report_progress() -> Iterator[Any]:
             bar.update(task, completed=done, total=total, description=what)
 
         yield update
-
-
-def printable(text: str) -> str:
-    r"""``text`` with control characters escaped, so a file name cannot break a line or table.
-
-    >>> print(printable("a\nb.png"))
-    a\nb.png
-    """
-    if text.isprintable():
-        return text
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 def fmt_table(columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[str]]) -> str:

@@ -41,6 +41,7 @@ import numpy as np
 
 from vqimage._shared.dtypes import MAX_LEVELS
 from vqimage._shared.fs import atomic_write
+from vqimage._shared.interrupts import caused_by_interrupt
 from vqimage._shared.kinds import KINDS
 from vqimage._shared.validation import check_choice
 from vqimage.core.histogram import Histogram, histogram
@@ -502,7 +503,15 @@ def compress_file(job: Job, options: CompressOptions) -> FileResult:
             atomic_write(dst, data, overwrite=options.overwrite)
         res.notices = [*options.notices, *notices, *fit_notes, *(str(w.message) for w in caught)]
         res.status = "ok"
+    except FileExistsError as exc:
+        if exc.filename is None or Path(exc.filename) != dst:
+            res.message, res.traceback = describe_error(exc, src), traceback.format_exc()
+            return res
+        # Another writer created the output between the check above and our write: the same
+        # as an output that was there before.
+        res.status, res.message = "skipped", "output exists (--force replaces it)"
     except Exception as exc:
+        _stop_if_interrupted(exc)
         from vqimage.errors import TargetUnreachableError
 
         res.status = "failed"
@@ -520,6 +529,13 @@ def encode_output(ci: Any, options: CompressOptions) -> bytes:
     if options.format == "webp":
         return bytes(ci.to_webp())
     return bytes(ci.tobytes())
+
+
+def _stop_if_interrupted(exc: Exception) -> None:
+    """Re-raise Ctrl-C that a numba kernel turned into a ``SystemError``: a batch stops on it
+    instead of recording one more failed file and going on."""
+    if caused_by_interrupt(exc):
+        raise KeyboardInterrupt from exc
 
 
 def _image_psnr(image: np.ndarray, q: Any, ci: Any) -> float:
@@ -580,6 +596,7 @@ def _histogram_job(
     try:
         return file_histogram(src, kind), None, None
     except Exception as exc:
+        _stop_if_interrupted(exc)
         return None, describe_error(exc, src), traceback.format_exc()
 
 

@@ -17,6 +17,7 @@ from vqimage._shared.kinds import KINDS
 from vqimage.cli._ui import (
     CONTEXT,
     GLOB_CHARS,
+    OUTPUT_EXISTS,
     BatchProgress,
     CLIError,
     check_output,
@@ -58,6 +59,22 @@ def read_prepared(path: Path, kind: str = "scalar") -> Any:
 
 # -- compress -----------------------------------------------------------------------------
 
+ALREADY_VQI = "already a .vqi file; vqimage decompress turns it back into an image"
+
+
+def _is_vqi(path: Path) -> bool:
+    """A .vqi file, by its suffix or its magic bytes (compressing one again is a mistake)."""
+    if path.suffix.lower() == ".vqi":
+        return path.is_file()
+    from vqimage.vqi.chunked import MAGIC as CHUNKED_MAGIC
+    from vqimage.vqi.format import MAGIC
+
+    try:
+        with open(path, "rb") as f:
+            return f.read(len(MAGIC)) in (MAGIC, CHUNKED_MAGIC)
+    except OSError:  # a directory, a missing or unreadable file: reported elsewhere
+        return False
+
 
 def _expand(
     inputs: Sequence[str], recursive: bool
@@ -82,6 +99,8 @@ def _expand(
                             + ("" if recursive else " (-r searches subdirectories)")))
             files.extend(found)
             roots.extend([p] * len(found))
+        elif _is_vqi(p):
+            bad.append((raw, ALREADY_VQI))
         elif p.exists() or p.is_symlink():
             files.append(p)
             roots.append(None)
@@ -90,6 +109,9 @@ def _expand(
             found = sorted(Path(m) for m in glob.glob(raw, recursive=True) if Path(m).is_file())
             if not found:
                 bad.append((raw, "no files match this pattern"))
+            vqi = [f for f in found if _is_vqi(f)]
+            bad.extend((str(f), ALREADY_VQI) for f in vqi)
+            found = [f for f in found if f not in vqi]
             files.extend(found)
             roots.extend([None] * len(found))
         else:
@@ -333,6 +355,9 @@ def _compress_one(src_arg: str, output: Path | str | None, options: Any, *,
                 dst = dst / (src.stem + suffix)
             check_output(dst, [src], options.overwrite)
         res = compress_file(Job(src, dst), options)
+        if res.status == "skipped" and res.reason != "larger":
+            # Another writer created dst after check_output.
+            raise CLIError(f"{dst}: {OUTPUT_EXISTS}")
         for n in res.notices:
             note(f"{label}: {n}")
         if res.status == "skipped" and res.reason == "larger":
@@ -456,7 +481,7 @@ def _report_batch(results: list[Any], output: Path | None) -> None:
     for r in failed:
         if is_debug() and r.traceback:
             click.echo(r.traceback, err=True, nl=False)
-        click.echo(f"vqimage: error: {r.src}: {r.message}", err=True)
+        click.echo(printable(f"vqimage: error: {r.src}: {r.message}"), err=True)
     # A notice shared by many files (the gray conversion, a shared fit) is printed once.
     counts: dict[str, list[str]] = {}
     for r in ok:
@@ -493,7 +518,7 @@ def _report_batch(results: list[Any], output: Path | None) -> None:
     line = f"{len(ok)} compressed{where}, {len(failed)} failed, {len(skipped)} skipped"
     if packed:
         line += f"; {raw:,} bytes raw -> {packed:,} bytes ({raw / packed:.2f}x smaller)"
-    click.echo(line)
+    click.echo(printable(line))
     if failed:
         raise SystemExit(status)
 

@@ -46,7 +46,11 @@ def demo(fetch: bool, n_levels: int, outdir: Path | None, force: bool) -> None:
             raise click.UsageError(f"-o {outdir} is a file; give a directory")
         if outdir.is_dir() and any(outdir.iterdir()) and not force:
             raise CLIError(f"{outdir}: directory is not empty; use --force to write into it")
-    name, image = default_image(fetch=fetch)
+    try:
+        name, image = default_image(fetch=fetch)
+    except OSError as exc:  # --fetch asked for the face: no silent fallback to camera
+        raise CLIError(f"--fetch: {describe(exc)} (without --fetch the demo uses scikit-image's "
+                       "camera)") from exc
     note_first_compile()
     if not is_quiet():
         click.echo(format_walkthrough(walkthrough(image, name, n_levels)))
