@@ -34,8 +34,11 @@ def check_finite(arr: np.ndarray, name: str = "data") -> None:
     """Raise ``ValueError`` naming the first NaN or infinity found in a float array."""
     if arr.dtype.kind != "f":
         return
-    # One fused reduction is cheaper than isnan + isinf; the slow path only runs on failure.
-    if not np.isfinite(arr.sum(dtype=np.float64)) and not np.isfinite(arr).all():
+    # One fused reduction is cheaper than isnan + isinf; the slow path only runs on failure
+    # (or when finite values near 1.7e308 overflow the sum, which is no error).
+    with np.errstate(over="ignore", invalid="ignore"):
+        total = arr.sum(dtype=np.float64)
+    if not np.isfinite(total) and not np.isfinite(arr).all():
         bad = np.flatnonzero(~np.isfinite(arr.ravel()))[0]
         what = "NaN" if np.isnan(arr.ravel()[bad]) else "infinity"
         idx = np.unravel_index(bad, arr.shape)

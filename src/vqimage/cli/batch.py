@@ -288,23 +288,48 @@ def prepare(image: np.ndarray, kind: str = "scalar") -> tuple[np.ndarray, list[s
 
 
 def psnr_range(hist: Histogram) -> float:
-    """The peak used for PSNR: the dtype's range for integers, the data's range for floats."""
+    """The peak used for PSNR: the dtype's range for integers, the data's range for floats.
+
+    ``inf`` for float64 data whose range exceeds the largest float (-1.7e308 .. 1.7e308);
+    :func:`fit_for_psnr` then measures the range itself, in a scaled space.
+    """
     if hist.dtype.kind in "ui":
         info = np.iinfo(hist.dtype)
         return float(info.max) - float(info.min)
-    span = float(hist.values[-1] - hist.values[0])
+    with np.errstate(over="ignore"):
+        span = float(hist.values[-1] - hist.values[0])
     return span if span > 0 else 1.0
 
 
-def _hist_psnr(hist: Histogram, quantizer: Any, data_range: float) -> float:
-    """PSNR of ``quantizer`` on the data of ``hist``, exactly, from the distinct values only."""
+def _hist_psnr(hist: Histogram, quantizer: Any, data_range: float | None) -> float:
+    """PSNR of ``quantizer`` on the data of ``hist``, exactly, from the distinct values only.
+
+    ``data_range=None`` is :func:`psnr_range`. Values near +-1.7e308 are compared divided by a
+    power of two (PSNR is a ratio, so it does not change) lest differences and squares
+    overflow.
+    """
+    from vqimage.core.metrics import _shift_for
+
     values = hist.values
-    rec = quantizer.quantize(values.astype(hist.dtype))  # exact: the values came from dtype
-    err = rec.astype(np.float64) - values
+    # Decode from the values in their own dtype: for 64-bit integers the exact ones (float64
+    # rounds 2**63 - 1 up to 2**63, which would wrap on the cast).
+    exact = hist.exact if hist.exact is not None else values.astype(hist.dtype)
+    rec = quantizer.quantize(exact)
+    shift = _shift_for(values)
+    v = np.ldexp(values, -shift)
+    err = np.where(rec == exact, 0.0, np.ldexp(rec.astype(np.float64), -shift) - v)
     mse = float(np.dot(hist.counts, err * err) / hist.total)
     if mse == 0:
         return math.inf
-    return 10.0 * math.log10(data_range**2 / mse)
+    if data_range is None:
+        span = float(v[-1] - v[0])
+        peak = span if span > 0 else math.ldexp(1.0, -shift)
+    else:
+        peak = math.ldexp(float(data_range), -shift)
+    try:
+        return 10.0 * math.log10(peak**2 / mse)
+    except (OverflowError, ValueError):  # peak**2 beyond float64, or the ratio below it
+        return 20.0 * math.log10(peak) - 10.0 * math.log10(mse)
 
 
 def fit_for_psnr(
@@ -357,7 +382,8 @@ def fit_for_psnr(
 
     if not (isinstance(target, (int, float)) and math.isfinite(target) and target > 0):
         raise ValueError(f"target PSNR must be a positive number of dB, got {target!r}")
-    peak = psnr_range(hist) if data_range is None else float(data_range)
+    peak = None if data_range is None and hist.dtype.kind == "f" else (
+        psnr_range(hist) if data_range is None else float(data_range))
     cache: dict[int, tuple[Any, float]] = {}
 
     def evaluate(k: int) -> tuple[Any, float]:
@@ -543,8 +569,10 @@ def _image_psnr(image: np.ndarray, q: Any, ci: Any) -> float:
 
     scalar = q is not None and getattr(q, "kind", "scalar") == "scalar"
     rec = q.quantize(image) if scalar else ci.decompress()
-    kw = {} if image.dtype.kind in "ui" else {"data_range": float(np.ptp(image)) or 1.0}
-    return metrics.psnr(rec, image, **kw)
+    if image.dtype.kind in "ui":
+        return metrics.psnr(rec, image)
+    # The data's own span as peak, valid even when it exceeds the largest float64.
+    return metrics._psnr_own_range(rec, image)
 
 
 def same_file(a: Path, b: Path) -> bool:

@@ -34,11 +34,16 @@ class Histogram:
         Total weight (pixel count when unweighted) of each value; all positive.
     dtype : numpy.dtype
         The dtype of the data the histogram was taken from.
+    exact : ndarray or None
+        The same distinct values in ``dtype`` itself, for 64-bit integer data beyond
+        ``±2**53`` (where float64 rounds them: ``2**63 - 1`` becomes ``2**63``); ``None``
+        otherwise. Fitting uses it to give single-value bins their exact value as level.
     """
 
     values: np.ndarray
     counts: np.ndarray
     dtype: np.dtype
+    exact: np.ndarray | None = None
 
     @property
     def total(self) -> float:
@@ -61,8 +66,50 @@ class Histogram:
         dtype = np.result_type(*(p.dtype for p in parts))
         values = np.concatenate([p.values for p in parts])
         counts = np.concatenate([p.counts for p in parts])
+        if any(p.exact is not None for p in parts) and dtype.kind in "ui":
+            # Merge on the exact integers: float64 values of 64-bit data may be rounded.
+            exact = np.concatenate([_exact_values(p).astype(dtype) for p in parts])
+            uniq_i, inverse = np.unique(exact, return_inverse=True)
+            merged = np.bincount(inverse, weights=counts, minlength=uniq_i.size)
+            return _with_exact(uniq_i, merged.astype(np.float64), dtype)
         uniq, inverse = np.unique(values, return_inverse=True)
         return Histogram(uniq, np.bincount(inverse, weights=counts, minlength=uniq.size), dtype)
+
+
+# Integers of magnitude at most 2**53 are exact in float64.
+_FLOAT_EXACT = 1 << 53
+
+
+def _exact_values(h: Histogram) -> np.ndarray:
+    """The histogram's values in its own integer dtype, exactly."""
+    if h.exact is not None:
+        return h.exact
+    # Without ``exact`` every value is within +-2**53, so the float64 values are exact.
+    return h.values.astype(h.dtype)
+
+
+def _with_exact(ints: np.ndarray, counts: np.ndarray, dtype: np.dtype) -> Histogram:
+    """A histogram of sorted distinct 64-bit integers ``ints``, refusing what float64 merges.
+
+    Every strategy works on float64 values; two distinct integers that round to one float64
+    (above 2**53 they are up to 2048 apart) could not get separate levels, so a fit would be
+    silently lossy: refuse instead.
+    """
+    values = ints.astype(np.float64)
+    big = ints.size and (int(ints[0]) < -_FLOAT_EXACT or int(ints[-1]) > _FLOAT_EXACT)
+    if not big:
+        return Histogram(values, counts, dtype)
+    same = np.flatnonzero(values[1:] == values[:-1])
+    if same.size:
+        a, b = int(ints[same[0]]), int(ints[same[0] + 1])
+        raise ValueError(
+            f"{dtype} values {a} and {b} are distinct but equal in float64, which vqimage "
+            f"fits in (float64 resolves integers only up to 2**53 = {_FLOAT_EXACT}); "
+            f"subtract an offset or convert the data first"
+        )
+    exact = ints.copy()
+    exact.flags.writeable = False
+    return Histogram(values, counts, dtype, exact)
 
 
 def histogram(data: np.ndarray, *, sample_weight: np.ndarray | None = None) -> Histogram:
@@ -123,9 +170,22 @@ def _histogram(arr: np.ndarray, w: np.ndarray | None) -> Histogram:
     if dt.kind in "ui":
         lo, hi = int(flat.min()), int(flat.max())
         if hi - lo < _DENSE_RANGE:
-            counts = np.bincount((flat - lo).astype(np.intp), weights=w, minlength=hi - lo + 1)
+            # Offsets from the minimum fit in intp whatever the dtype (the range is narrow);
+            # for int64 near its minimum ``flat - lo`` would need lo = -2**63 as a value.
+            offsets = (flat - flat.dtype.type(lo)).astype(np.intp)
+            counts = np.bincount(offsets, weights=w, minlength=hi - lo + 1)
             idx = np.flatnonzero(counts)
-            return Histogram((idx + lo).astype(np.float64), counts[idx].astype(np.float64), dt)
+            ints = idx.astype(dt) + dt.type(lo)
+            return _with_exact(ints, counts[idx].astype(np.float64), dt)
+        if w is None:
+            ints, counts = np.unique(flat, return_counts=True)
+            return _with_exact(ints, counts.astype(np.float64), dt)
+        order = np.argsort(flat, kind="stable")
+        sorted_ints = flat[order]
+        starts = np.flatnonzero(np.r_[True, sorted_ints[1:] != sorted_ints[:-1]])
+        wsum = np.add.reduceat(w[order], starts)
+        keep = wsum > 0
+        return _with_exact(sorted_ints[starts][keep], wsum[keep], dt)
     if w is None:
         values, counts = np.unique(flat, return_counts=True)
         return Histogram(values.astype(np.float64), counts.astype(np.float64), dt)

@@ -1,5 +1,9 @@
 """Quality metrics, computed in float64 so that no integer dtype overflows.
 
+Float64 data near +-1.7e308 would overflow the squares (and even the differences); such data is
+compared after division by a power of two, which is exact and leaves PSNR and SSIM unchanged
+(both are ratios), so a valid array never makes a metric fail or return a wrong value.
+
 ``mse`` and ``psnr`` measure the error of a reconstruction, ``ssim`` its structural similarity
 (scikit-image's), and ``entropy`` the information in a code array (the bits per code an ideal
 entropy coder needs).
@@ -7,6 +11,7 @@ entropy coder needs).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -26,25 +31,69 @@ def _pair(a: Any, b: Any) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+# Magnitudes up to 2**_SAFE_EXP square without overflow with room for any pixel count.
+_SAFE_EXP = 400
+
+
+def _shift_for(*parts: Any) -> int:
+    """0, or the power of two to divide by so that every magnitude is at most 2**_SAFE_EXP."""
+    top = 0.0
+    for p in parts:
+        a = np.asarray(p)
+        if a.dtype.kind == "f" and a.size:
+            with np.errstate(invalid="ignore"):
+                top = max(top, float(np.max(np.abs(a))))
+    if not (math.isfinite(top) and top > 2.0**_SAFE_EXP):
+        return 0
+    return math.frexp(top)[1] - _SAFE_EXP
+
+
+def _mean_square(x: np.ndarray, y: np.ndarray, shift: int) -> float:
+    """Mean of ``((x - y) / 2**shift) ** 2``, in blocks."""
+    total = 0.0
+    # Blocks bound the float64 temporaries for large images.
+    fx, fy = x.reshape(-1), y.reshape(-1)
+    step = 1 << 22
+    for start in range(0, fx.size, step):
+        a = fx[start : start + step].astype(np.float64)
+        b = fy[start : start + step]
+        d = a - b if shift == 0 else np.ldexp(a, -shift) - np.ldexp(b.astype(np.float64), -shift)
+        # einsum, not BLAS dot: no hidden threads in a process pool's workers
+        total += float(np.einsum("i,i->", d, d))
+    return total / fx.size
+
+
+def _scaled_mse(x: np.ndarray, y: np.ndarray) -> tuple[float, int]:
+    """``(m, s)`` with ``mse(x, y) == m * 4**s``, ``m`` finite for any finite data."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        err = _mean_square(x, y, 0)
+    if math.isfinite(err) or not (x.dtype.kind == "f" or y.dtype.kind == "f"):
+        return err, 0
+    # Only float64 near +-1.7e308 gets here: its differences or squares overflowed.
+    shift = _shift_for(x, y)
+    return (_mean_square(x, y, shift), shift) if shift else (err, 0)
+
+
 def mse(image: Any, reference: Any) -> float:
     """Mean squared error between two arrays of the same shape.
+
+    Float64 data near the largest float is compared in a scaled space; the result is ``inf``
+    only when the mean squared error itself exceeds the largest float64.
 
     Examples
     --------
     >>> import numpy as np
     >>> mse(np.array([0, 255], dtype=np.uint8), np.array([255, 0], dtype=np.uint8))
     65025.0
+    >>> mse(np.array([1e300, 0.0]), np.array([-1e300, 0.0]))
+    inf
     """
     x, y = _pair(image, reference)
-    total = 0.0
-    # Blocks bound the float64 temporaries for large images.
-    fx, fy = x.reshape(-1), y.reshape(-1)
-    step = 1 << 22
-    for start in range(0, fx.size, step):
-        d = fx[start : start + step].astype(np.float64) - fy[start : start + step]
-        # einsum, not BLAS dot: no hidden threads in a process pool's workers
-        total += float(np.einsum("i,i->", d, d))
-    return total / fx.size
+    err, shift = _scaled_mse(x, y)
+    if shift == 0:
+        return err
+    with np.errstate(over="ignore"):
+        return float(np.ldexp(err, 2 * shift))
 
 
 def _default_range(dt: np.dtype) -> float:
@@ -65,6 +114,11 @@ def psnr(image: Any, reference: Any, *, data_range: float | None = None) -> floa
         Peak-to-peak range of the signal. Defaults to the integer dtype's full range (255 for
         uint8); required for floating-point data. Identical images give ``inf``.
 
+    Notes
+    -----
+    Exact for any finite data and range: when ``data_range**2`` or the error overflows
+    float64, the ratio is taken in a space scaled by a power of two (PSNR does not change).
+
     Examples
     --------
     >>> import numpy as np
@@ -79,10 +133,35 @@ def psnr(image: Any, reference: Any, *, data_range: float | None = None) -> floa
                                     else x.dtype)
     if not (np.isfinite(data_range) and data_range > 0):
         raise ValueError(f"data_range must be a positive number, got {data_range!r}")
-    err = mse(x, y)
+    err, shift = _scaled_mse(x, y)
     if err == 0:
         return float("inf")
-    return float(10.0 * np.log10(float(data_range) ** 2 / err))
+    r = float(data_range)
+    if shift == 0:
+        try:
+            ratio = r**2 / err
+        except OverflowError:
+            ratio = math.inf
+        if 0 < ratio < math.inf:
+            return float(10.0 * np.log10(ratio))
+    # Beyond float64: in logs, with the range in the same scaled units as the error.
+    return float(20.0 * np.log10(math.ldexp(r, -shift)) - 10.0 * np.log10(err))
+
+
+def _psnr_own_range(image: Any, reference: Any) -> float:
+    """PSNR with the reference's peak-to-peak range as peak (1 for a constant reference).
+
+    What the command line reports for float data. The range of float64 data can exceed the
+    largest float (-1.7e308 .. 1.7e308); it is taken after division by a power of two, with
+    both arrays divided alike, which leaves the PSNR unchanged.
+    """
+    x, y = _pair(image, reference)
+    shift = _shift_for(x, y)
+    if shift:
+        x = np.ldexp(x.astype(np.float64), -shift)
+        y = np.ldexp(y.astype(np.float64), -shift)
+    span = float(np.ptp(y))
+    return psnr(x, y, data_range=span if span > 0 else math.ldexp(1.0, -shift))
 
 
 def _ssim_range(x: np.ndarray, y: np.ndarray, data_range: float | None) -> float:
@@ -159,6 +238,19 @@ def ssim(
     return _SSIMReference(y, data_range=r, channel_axis=channel_axis)(x)
 
 
+# SSIM multiplies two variances (fourth powers of the values): above 2**200 that overflows.
+_SSIM_SAFE_EXP = 200
+
+
+def _ssim_shift(x: np.ndarray, y: np.ndarray, data_range: float) -> int:
+    """0, or the power of two that brings the values and range near 1 (SSIM is scale-free)."""
+    top = data_range
+    for a in (x, y):
+        if a.dtype.kind == "f":
+            top = max(top, float(np.max(np.abs(a))))
+    return math.frexp(top)[1] if top > 2.0**_SSIM_SAFE_EXP else 0
+
+
 class _SSIMReference:
     """SSIM against one fixed reference, its local statistics computed once.
 
@@ -176,6 +268,10 @@ class _SSIMReference:
         self.channel_axis = None if channel_axis is None else channel_axis % y.ndim
         self.win = _ssim_window(_spatial_shape(y.shape, channel_axis))
         self.data_range = _ssim_range(y, y, data_range)
+        # Huge float64 references are compared scaled down (see ssim); reconstructions lie
+        # in the reference's range, so its scale suits them.
+        self.shift = _ssim_shift(y, y, self.data_range)
+        self.data_range = math.ldexp(self.data_range, -self.shift)
         self.dtype = y.dtype
         from scipy.ndimage import uniform_filter
 
@@ -187,8 +283,12 @@ class _SSIMReference:
             return [a]
         return [np.take(a, i, axis=self.channel_axis) for i in range(a.shape[self.channel_axis])]
 
+    def _float(self, ch: np.ndarray) -> np.ndarray:
+        a = ch.astype(np.float64)
+        return np.ldexp(a, -self.shift) if self.shift else a
+
     def _ref_stats(self, ch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        y = ch.astype(np.float64)
+        y = self._float(ch)
         return y, self._filter(y, size=self.win), self._filter(y * y, size=self.win)
 
     def __call__(self, image: Any) -> float:
@@ -200,7 +300,7 @@ class _SSIMReference:
 
     def _one(self, ch: np.ndarray, y: np.ndarray, uy: np.ndarray, uyy: np.ndarray) -> float:
         f, win = self._filter, self.win
-        x = ch.astype(np.float64)
+        x = self._float(ch)
         ux = f(x, size=win)
         uxx = f(x * x, size=win)
         uxy = f(x * y, size=win)

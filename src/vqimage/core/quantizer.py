@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numbers
 import warnings
 from typing import Any
 
@@ -23,6 +24,54 @@ _LUT_KINDS = {"u1", "i1", "u2", "i2"}
 def _lut_key(dt: np.dtype) -> str:
     return f"{dt.kind}{dt.itemsize}"
 
+
+# Histograms whose largest magnitude exceeds 2**_SAFE_EXP are fitted scaled down by a power of
+# two: the strategies sum weighted squares (optimal's prefix sums, kmeans' variance, centroid
+# sums), which overflow float64 near 1e308; below 2**400 a square is at most 2**800, leaving
+# 2**200 of headroom for the weights.
+_SAFE_EXP = 400
+
+
+def _is_wide_int(dt: np.dtype) -> bool:
+    """64-bit integers: the only dtypes whose values float64 cannot all hold exactly."""
+    return dt.kind in "ui" and dt.itemsize == 8
+
+
+def round_into(book: np.ndarray, dt: np.dtype) -> np.ndarray:
+    """Round float levels to the nearest integer of ``dt``, clipped to its range, exactly.
+
+    ``np.clip(np.rint(book), info.min, info.max).astype(dt)`` is wrong for 64-bit dtypes:
+    ``float(2**63 - 1)`` is ``2**63``, so the clipped value still overflows the cast and wraps
+    to the minimum. The bounds are compared in float but assigned as integers.
+
+    Examples
+    --------
+    >>> round_into(np.array([-1e30, 2.5, 1e30]), np.dtype(np.int64)).tolist()
+    [-9223372036854775808, 2, 9223372036854775807]
+    """
+    info = np.iinfo(dt)
+    r = np.rint(book)
+    out = np.empty(r.shape, dt)
+    hi = r >= float(info.max)
+    lo = r <= float(info.min)
+    mid = ~(hi | lo)
+    out[mid] = r[mid].astype(dt)
+    out[hi] = info.max
+    out[lo] = info.min
+    return out
+
+
+def _exact_entries(codebook: Any) -> dict[int, int]:
+    """The codebook entries given as integers (exact levels of a 64-bit integer quantizer)."""
+    if isinstance(codebook, np.ndarray):
+        flat = codebook.ravel()
+        return dict(enumerate(map(int, flat))) if flat.dtype.kind in "ui" else {}
+    if isinstance(codebook, (list, tuple)):
+        return {
+            i: int(v) for i, v in enumerate(codebook)
+            if isinstance(v, numbers.Integral) and not isinstance(v, (bool, np.bool_))
+        }
+    return {}
 
 
 
@@ -71,10 +120,10 @@ class Quantizer(FrozenQuantizer):
     array([  1, 222], dtype=uint8)
     """
 
-    __slots__ = ("_cache", "codebook", "dtype", "edges", "error_bound", "max_error",
+    __slots__ = ("_cache", "_levels", "codebook", "dtype", "edges", "error_bound", "max_error",
                  "reconstruction", "strategy")
-    _STATE = ("edges", "codebook", "dtype", "strategy", "reconstruction", "error_bound",
-              "max_error")
+    _STATE = ("edges", "codebook", "dtype", "strategy", "reconstruction", "_levels",
+              "error_bound", "max_error")
 
     edges: np.ndarray
     codebook: np.ndarray
@@ -105,11 +154,22 @@ class Quantizer(FrozenQuantizer):
             raise ValueError(f"n_levels must be at most 65536, got {c.size}")
         if not (np.isfinite(e).all() and np.isfinite(c).all()):
             raise ValueError("edges and codebook must be finite")
-        if (np.diff(e) < 0).any():
+        if (e[1:] < e[:-1]).any():  # not np.diff: it overflows on edges near +-1.7e308
             raise ValueError("edges must be non-decreasing")
         dt = np.dtype(dtype)
         if dt.kind not in "uif":
             raise TypeError(f"dtype must be a real integer or float dtype, got {dt}")
+        levels = None
+        if _is_wide_int(dt):
+            # Integer entries are exact levels: float64 rounds 2**63 - 1000 to 2**63 - 1024,
+            # so a level equal to a data value must not go through the float codebook.
+            levels = round_into(c, dt)
+            info = np.iinfo(dt)
+            for i, v in _exact_entries(codebook).items():
+                if not info.min <= v <= info.max:
+                    raise ValueError(f"codebook value {v} is outside the range of {dt}")
+                levels[i] = v
+            levels.flags.writeable = False
         e.flags.writeable = False
         c.flags.writeable = False
         set_ = object.__setattr__
@@ -118,6 +178,7 @@ class Quantizer(FrozenQuantizer):
         set_(self, "dtype", dt)
         set_(self, "strategy", str(strategy))
         set_(self, "reconstruction", str(reconstruction))
+        set_(self, "_levels", levels)
         set_(self, "_cache", {})
         # An error-bounded fit's guarantee travels with it (to_dict, .vqi files, pickles).
         set_(self, "error_bound", None if error_bound is None else float(error_bound))
@@ -139,7 +200,12 @@ class Quantizer(FrozenQuantizer):
 
     @property
     def centers(self) -> np.ndarray:
-        c = (self.edges[1:] + self.edges[:-1]) * 0.5
+        e = self.edges
+        with np.errstate(over="ignore"):
+            c = (e[1:] + e[:-1]) * 0.5
+        if not np.isfinite(c).all():
+            # Edges near +-1.7e308: their sum overflows, the sum of their halves does not.
+            c = np.where(np.isfinite(c), c, e[1:] * 0.5 + e[:-1] * 0.5)
         c.flags.writeable = False
         return c
 
@@ -161,11 +227,12 @@ class Quantizer(FrozenQuantizer):
 
     def _decode_table(self) -> np.ndarray:
         if "dec" not in self._cache:
-            book = self.codebook
-            if self.dtype.kind in "ui":
-                info = np.iinfo(self.dtype)
-                book = np.clip(np.rint(book), info.min, info.max)
-            self._cache["dec"] = book.astype(self.dtype)
+            if self._levels is not None:
+                self._cache["dec"] = self._levels
+            elif self.dtype.kind in "ui":
+                self._cache["dec"] = round_into(self.codebook, self.dtype)
+            else:
+                self._cache["dec"] = self.codebook.astype(self.dtype)
         return self._cache["dec"]
 
     def _search(self, values: np.ndarray) -> np.ndarray:
@@ -205,7 +272,8 @@ class Quantizer(FrozenQuantizer):
         """Map codes back to reconstruction values in the fitted dtype.
 
         Integer dtypes get the codebook rounded to the nearest integer (clipped to the dtype's
-        range). Codes must be integers in ``[0, n_levels)``.
+        range, exactly: never wrapping); 64-bit integer levels given as integers are used as
+        they are. Codes must be integers in ``[0, n_levels)``.
 
         Examples
         --------
@@ -260,13 +328,20 @@ class Quantizer(FrozenQuantizer):
         >>> q.to_dict()["codebook"]
         [0.5, 1.5]
         """
+        book: list[float | int] = [float(v) for v in self.codebook]
+        if self._levels is not None:
+            # A 64-bit level the float cannot reproduce is stored as a JSON integer (exact at
+            # any size); every other entry stays a float, so other files keep their bytes.
+            differs = np.flatnonzero(round_into(self.codebook, self.dtype) != self._levels)
+            for i in differs:
+                book[i] = int(self._levels[i])
         d = {
             "kind": "scalar",
             "strategy": self.strategy,
             "reconstruction": self.reconstruction,
             "dtype": self.dtype.str,
             "edges": [float(v) for v in self.edges],
-            "codebook": [float(v) for v in self.codebook],
+            "codebook": book,
         }
         if self.error_bound is not None:  # only then: other descriptions stay as they were
             d["error_bound"], d["max_error"] = self.error_bound, self.max_error
@@ -291,6 +366,8 @@ class Quantizer(FrozenQuantizer):
             book = np.asarray(d["codebook"], dtype=np.float64)
         except (TypeError, ValueError) as exc:
             raise ValueError("quantizer edges and codebook must be lists of numbers") from exc
+        if _is_wide_int(dtype) and isinstance(d["codebook"], list):
+            book = d["codebook"]  # keeps its integers exact (see to_dict)
         try:
             return cls(
                 edges,
@@ -360,10 +437,20 @@ def fit_histogram(
     x, w = hist.values, hist.counts
     if x.size == 0:
         raise ValueError("the histogram is empty")
-    if strategy in ("uniform", "quantile"):
-        edges = _strategies.STRATEGIES[strategy](x, w, n, dtype=hist.dtype)
+    shift = _overflow_exponent(x)
+    # Enough levels for every value of huge data: each is its own bin, lossless at any
+    # magnitude (scaling could merge subnormal values lying next to ones near 1.7e308).
+    each_own = bool(shift) and strategy == "optimal" and x.size <= n
+    # Otherwise values near +-1.7e308 are fitted divided by 2**shift (exact: a power of two),
+    # where no sum of squares overflows; every strategy's result scales with the data, so the
+    # edges scaled back are the fit of the original values.
+    xs = x if shift == 0 or each_own else _scaled_values(x, shift)
+    if each_own:
+        edges = _gap_edges(x)
+    elif strategy in ("uniform", "quantile"):
+        edges = _strategies.STRATEGIES[strategy](xs, w, n, dtype=hist.dtype)
     else:
-        edges = _strategies.STRATEGIES[strategy](x, w, n)
+        edges = _strategies.STRATEGIES[strategy](xs, w, n)
     got = edges.size - 1
     if got < n:
         why = (
@@ -374,13 +461,92 @@ def fit_histogram(
         warnings.warn(
             f"asked for {n} levels, fitted {got}: {why}", FewerLevelsWarning, stacklevel=3
         )
-    if reconstruction == "centroid":
-        book = _strategies.centroids(x, w, edges)
+    if each_own:
+        book = x.copy() if reconstruction == "centroid" else edges[1:] * 0.5 + edges[:-1] * 0.5
+    elif reconstruction == "centroid":
+        book = _strategies.centroids(xs, w, edges)
     else:
         book = (edges[1:] + edges[:-1]) * 0.5
+    if shift and not each_own:
+        edges, book = _unscale(x, xs, edges, book, shift)
+    levels: Any = book
+    if reconstruction == "centroid":
+        levels = _single_value_levels(hist, edges, book)
     return Quantizer(
-        edges, book, dtype=hist.dtype, strategy=strategy, reconstruction=reconstruction
+        edges, levels, dtype=hist.dtype, strategy=strategy, reconstruction=reconstruction
     )
+
+
+def _gap_edges(x: np.ndarray) -> np.ndarray:
+    """Edges putting every value of sorted ``x`` in its own bin (halves: no overflow)."""
+    mids = x[:-1] * 0.5 + x[1:] * 0.5
+    inner = np.minimum(np.maximum(mids, np.nextafter(x[:-1], np.inf)), x[1:])
+    return np.r_[x[0], inner, x[-1]]
+
+
+def _overflow_exponent(x: np.ndarray) -> int:
+    """0, or the power of two to divide sorted ``x`` by so that its magnitude is <= 2**400."""
+    top = max(abs(float(x[0])), abs(float(x[-1])))
+    if top <= 2.0**_SAFE_EXP:
+        return 0
+    return int(np.frexp(top)[1]) - _SAFE_EXP
+
+
+def _scaled_values(x: np.ndarray, shift: int) -> np.ndarray:
+    xs = np.ldexp(x, -shift)
+    # Scaling down is exact except for values that become subnormal (below 2**-1022 after
+    # the shift): if two of them merge, no fit can separate them, so say so.
+    same = np.flatnonzero(xs[1:] <= xs[:-1])
+    if same.size:
+        a, b = float(x[same[0]]), float(x[same[0] + 1])
+        top = max(-float(x[0]), float(x[-1]))
+        raise ValueError(
+            f"the data spans too many orders of magnitude to fit in float64: {a!r} and {b!r} "
+            f"cannot be told apart at the scale of its largest magnitude {top!r}"
+        )
+    return xs
+
+
+def _unscale(
+    x: np.ndarray, xs: np.ndarray, edges_s: np.ndarray, book_s: np.ndarray, shift: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Edges and codebook fitted on ``xs = x / 2**shift`` back in the units of ``x``.
+
+    Multiplying by 2**shift is exact; each inner edge is then kept in the gap of the
+    partition it made in the scaled space, so every training value stays in its bin even
+    where the scaled value was rounded (subnormal).
+    """
+    edges = np.ldexp(edges_s, shift)
+    cut = np.searchsorted(xs, edges_s[1:-1], side="left")  # values below each inner edge
+    below = np.where(cut > 0, np.nextafter(x[np.maximum(cut - 1, 0)], np.inf), -np.inf)
+    above = np.where(cut < x.size, x[np.minimum(cut, x.size - 1)], np.inf)
+    edges[1:-1] = np.minimum(np.maximum(edges[1:-1], below), above)
+    edges[0], edges[-1] = x[0], x[-1]
+    book = np.clip(np.ldexp(book_s, shift), edges[:-1], edges[1:])
+    return edges, book
+
+
+def _single_value_levels(hist: Histogram, edges: np.ndarray, book: np.ndarray) -> Any:
+    """The centroid codebook with every bin of one distinct value given exactly that value.
+
+    A weighted mean ``(w * v) / w`` can be one ulp off ``v``; a bin holding a single value
+    must reproduce it, or "k levels on k distinct values" would not be lossless. For 64-bit
+    integers beyond 2**53 the value is given as a Python int (exact; see :class:`Quantizer`).
+    """
+    x = hist.values
+    n = edges.size - 1
+    bins = np.searchsorted(edges[1:-1], x, side="right")
+    first = np.searchsorted(bins, np.arange(n), side="left")
+    last = np.searchsorted(bins, np.arange(n), side="right") - 1
+    single = np.flatnonzero(first == last)
+    out = book.copy()
+    out[single] = x[first[single]]
+    if hist.exact is None:
+        return out
+    levels: list[float | int] = out.tolist()
+    for i in single:
+        levels[i] = int(hist.exact[first[i]])
+    return levels
 
 
 def fit(
