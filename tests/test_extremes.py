@@ -101,11 +101,25 @@ def test_item1_exact_integer_levels_are_validated():
 
 
 def test_item1_integers_float64_cannot_separate_are_refused():
+    # As many levels as distinct values promise lossless: refused, not silently merged.
     x = np.array([2**63 - 2, 2**63 - 1], dtype=np.uint64)
     with pytest.raises(ValueError, match="distinct but equal in float64"):
         vqimage.fit(x, 2)
+    h = vqimage.histogram(np.array([I64.max - 1, I64.max], dtype=np.int64))
+    assert h.distinct == 2 and h.values.size == 1
     with pytest.raises(ValueError, match="distinct but equal in float64"):
-        vqimage.histogram(np.array([I64.max - 1, I64.max], dtype=np.int64))
+        vqimage.fit_histogram(h, 4)
+
+
+def test_item1_timestamps_with_fewer_levels_than_values_are_fitted():
+    # Nanosecond timestamps: neighbours 7 ns apart merge in float64, but 8 levels over 100,000
+    # values merge far more than that; the fit works and levels stay within the data's range.
+    t = np.int64(1_700_000_000_000_000_000) + np.arange(100_000, dtype=np.int64) * 7
+    q = vqimage.fit(t, 8)
+    rec = q.quantize(t)
+    assert q.n_levels == 8 and rec.dtype == np.int64
+    assert rec.min() >= t.min() and rec.max() <= t.max()
+    assert np.abs(rec - t).max() < 100_000 * 7 / 8
 
 
 def test_item1_histogram_merge_keeps_exact_values():

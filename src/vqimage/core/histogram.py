@@ -38,12 +38,19 @@ class Histogram:
         The same distinct values in ``dtype`` itself, for 64-bit integer data beyond
         ``±2**53`` (where float64 rounds them: ``2**63 - 1`` becomes ``2**63``); ``None``
         otherwise. Fitting uses it to give single-value bins their exact value as level.
+    distinct : int or None
+        For 64-bit integer data whose distinct values float64 cannot all separate (neighbours
+        beyond ``±2**53`` up to 2048 apart round to one float): how many distinct integers the
+        data holds; ``values`` then holds fewer, merged, and ``exact`` is None. A fit with at
+        least that many levels is refused (it could not be lossless); fewer levels are fitted
+        on the merged values, which the bins would merge anyway.
     """
 
     values: np.ndarray
     counts: np.ndarray
     dtype: np.dtype
     exact: np.ndarray | None = None
+    distinct: int | None = None
 
     @property
     def total(self) -> float:
@@ -89,24 +96,22 @@ def _exact_values(h: Histogram) -> np.ndarray:
 
 
 def _with_exact(ints: np.ndarray, counts: np.ndarray, dtype: np.dtype) -> Histogram:
-    """A histogram of sorted distinct 64-bit integers ``ints``, refusing what float64 merges.
+    """A histogram of sorted distinct 64-bit integers ``ints``.
 
     Every strategy works on float64 values; two distinct integers that round to one float64
-    (above 2**53 they are up to 2048 apart) could not get separate levels, so a fit would be
-    silently lossy: refuse instead.
+    (above 2**53 they are up to 2048 apart) cannot get separate levels. They are merged, and
+    the histogram remembers how many distinct integers there were (``distinct``), so that a
+    fit that would have to keep them apart (as many levels as values: lossless) is refused
+    rather than silently lossy.
     """
     values = ints.astype(np.float64)
     big = ints.size and (int(ints[0]) < -_FLOAT_EXACT or int(ints[-1]) > _FLOAT_EXACT)
     if not big:
         return Histogram(values, counts, dtype)
-    same = np.flatnonzero(values[1:] == values[:-1])
-    if same.size:
-        a, b = int(ints[same[0]]), int(ints[same[0] + 1])
-        raise ValueError(
-            f"{dtype} values {a} and {b} are distinct but equal in float64, which vqimage "
-            f"fits in (float64 resolves integers only up to 2**53 = {_FLOAT_EXACT}); "
-            f"subtract an offset or convert the data first"
-        )
+    if (values[1:] == values[:-1]).any():
+        uniq, inverse = np.unique(values, return_inverse=True)
+        merged = np.bincount(inverse, weights=counts, minlength=uniq.size)
+        return Histogram(uniq, merged, dtype, None, int(ints.size))
     exact = ints.copy()
     exact.flags.writeable = False
     return Histogram(values, counts, dtype, exact)

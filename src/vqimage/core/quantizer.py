@@ -437,6 +437,14 @@ def fit_histogram(
     x, w = hist.values, hist.counts
     if x.size == 0:
         raise ValueError("the histogram is empty")
+    distinct = getattr(hist, "distinct", None)
+    if distinct is not None and n >= distinct:
+        # As many levels as values promise a lossless result, which float64 cannot give here.
+        raise ValueError(
+            f"{hist.dtype} data with {distinct} distinct values, some of them distinct but "
+            f"equal in float64 (integers beyond 2**53 = {1 << 53} are up to 2048 apart there), "
+            f"cannot be quantized losslessly with {n} levels; subtract an offset first"
+        )
     shift = _overflow_exponent(x)
     # Enough levels for every value of huge data: each is its own bin, lossless at any
     # magnitude (scaling could merge subnormal values lying next to ones near 1.7e308).
