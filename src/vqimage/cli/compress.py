@@ -503,13 +503,13 @@ def _report_batch(results: list[Any], output: Path | None) -> None:
     rows = []
     for r in results:
         # Reasons of failures are on stderr (one line each); the table stays narrow.
-        status = {"ok": "ok", "skipped": "skipped (output exists)"}.get(r.status, r.status)
+        shown = {"ok": "ok", "skipped": "skipped (output exists)"}.get(r.status, r.status)
         if r.status == "skipped" and r.reason == "larger":
-            status = "kept input (output not smaller)"
+            shown = "kept input (output not smaller)"
         rows.append((
             printable(r.src), fmt_shape(r.shape), str(r.n_levels or "-"), fmt_db(r.psnr),
             fmt_bytes(r.nbytes), "-" if r.bits_per_pixel is None else f"{r.bits_per_pixel:.3g}",
-            "-" if r.ratio is None else f"{r.ratio:.2f}x", status,
+            "-" if r.ratio is None else f"{r.ratio:.2f}x", shown,
         ))
     click.echo(fmt_table(columns, rows))
     raw = sum(r.raw_nbytes or 0 for r in ok)
