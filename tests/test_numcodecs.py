@@ -29,7 +29,7 @@ def q8(face):
     return vqimage.fit(face, 8)
 
 
-@pytest.mark.parametrize("codec", ["packed", "lzma", "context", "auto"])
+@pytest.mark.parametrize("codec", ["packed", "lzma", "context", "context2", "auto"])
 def test_round_trip_returns_the_reconstruction(crop, q8, codec):
     c = VQImageCodec(q8, codec)
     buf = c.encode(crop)
@@ -46,7 +46,7 @@ def test_round_trip_returns_the_reconstruction(crop, q8, codec):
 
 
 def test_auto_is_smallest(crop, q8):
-    sizes = {c: len(VQImageCodec(q8, c).encode(crop)) for c in ("packed", "lzma", "context")}
+    sizes = {c: len(VQImageCodec(q8, c).encode(crop)) for c in ("packed", "lzma", "context", "context2")}
     assert len(VQImageCodec(q8, "auto").encode(crop)) == min(sizes.values())
 
 

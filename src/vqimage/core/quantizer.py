@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from vqimage._shared.arrays import adapter_for
+from vqimage._shared.dtypes import parse_dtype
 from vqimage._shared.validation import check_choice, check_data, check_n_levels, check_sample_weight
 from vqimage.core import strategies as _strategies
 from vqimage.core.base import FrozenQuantizer, code_dtype
@@ -267,8 +268,8 @@ class Quantizer(FrozenQuantizer):
         if missing:
             raise ValueError(f"quantizer description lacks {', '.join(sorted(missing))}")
         try:
-            dtype = np.dtype(d["dtype"])
-        except TypeError as exc:
+            dtype = parse_dtype(d["dtype"])  # untrusted text: an allow-list, not np.dtype
+        except ValueError as exc:
             raise ValueError(f"quantizer has an unknown dtype {d['dtype']!r}") from exc
         try:
             edges = np.asarray(d["edges"], dtype=np.float64)

@@ -151,7 +151,8 @@ def header_bytes(
         if min(dims) < 1:
             raise ValueError(f"a .vqi {name} has no empty dimensions, got {dims}")
     fixed = _FIXED.pack(
-        MAGIC, CODEC_VERSIONS[codec_id], codec_id, 0, _dtype_code(dtype), len(shape), len(code_shape),
+        MAGIC, CODEC_VERSIONS[codec_id], codec_id, 0, _dtype_code(dtype), len(shape),
+        len(code_shape),
         int(quantizer.n_levels), len(qjson), payload_len,
     )
     dims = struct.pack(f"<{len(shape) + len(code_shape)}Q", *shape, *code_shape)
