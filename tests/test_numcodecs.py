@@ -46,7 +46,8 @@ def test_round_trip_returns_the_reconstruction(crop, q8, codec):
 
 
 def test_auto_is_smallest(crop, q8):
-    sizes = {c: len(VQImageCodec(q8, c).encode(crop)) for c in ("packed", "lzma", "context", "context2")}
+    names = ("packed", "lzma", "context", "context2")
+    sizes = {c: len(VQImageCodec(q8, c).encode(crop)) for c in names}
     assert len(VQImageCodec(q8, "auto").encode(crop)) == min(sizes.values())
 
 

@@ -11,7 +11,7 @@ from typing import Any
 
 from vqimage.core.histogram import Histogram, histogram
 from vqimage.core.quantizer import Quantizer, fit, fit_histogram
-from vqimage.errors import FewerLevelsWarning, FormatError, VQImageWarning
+from vqimage.errors import FewerLevelsWarning, FormatError, NotRegularFileError, VQImageWarning
 
 __version__ = "0.1.0"
 
@@ -42,6 +42,7 @@ __all__ = [
     "FewerLevelsWarning",
     "FormatError",
     "Histogram",
+    "NotRegularFileError",
     "PaletteQuantizer",
     "Quantizer",
     "QuantizerProtocol",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-__all__ = ["FewerLevelsWarning", "FormatError", "VQImageWarning"]
+__all__ = ["FewerLevelsWarning", "FormatError", "NotRegularFileError", "VQImageWarning"]
 
 
 class VQImageWarning(UserWarning):
@@ -15,3 +15,14 @@ class FewerLevelsWarning(VQImageWarning):
 
 class FormatError(ValueError):
     """A ``.vqi`` file (or byte string) is corrupt, truncated or of an unknown version."""
+
+
+class NotRegularFileError(OSError):
+    """The path names a device, FIFO, socket or other non-regular file, which vqimage refuses.
+
+    Reading ``/dev/zero`` would never end and a FIFO can block forever, so readers check the
+    file type before reading. ``str()`` is one line naming the path and the problem.
+    """
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.strerror}"
