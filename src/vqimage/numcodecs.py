@@ -17,6 +17,9 @@ zarr format 2 use :class:`VQImageCodec` as the ``compressor``.
 Chunk layout (little-endian): ``b"VQIC"``, version ``1`` (u8), the code codec's name (u8 length
 + ASCII), the dtype (u8 length + numpy ``dtype.str``), ``ndim`` (u8) and the shape
 (``ndim`` x u64), then the code codec's payload for ``quantizer.code_shape(shape)`` codes.
+A reader trusts none of it: the dtype must be one of the real dtypes a ``.vqi`` file holds
+(matched as text, never handed to numpy's parser), the shape at most 2**48 elements, and every
+problem, including a shape the quantizer cannot decode, is a :class:`vqimage.FormatError`.
 
 Examples
 --------
@@ -61,8 +64,8 @@ def _quantizer_from_dict(d: dict[str, Any]) -> Any:
         raise TypeError(f"quantizer must be a fitted quantizer or its to_dict(), got {d!r}")
     try:
         text = json.dumps({"kind": "scalar", **d}, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"the quantizer description is not JSON data: {exc}") from None
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise FormatError(f"the quantizer description is not JSON data: {exc}") from None
     return loads_quantizer(text.encode("utf-8"))
 
 
@@ -283,8 +286,11 @@ def _zarr3_class() -> Any:
             if not isinstance(data, dict) or data.get("name") != ZARR3_NAME or not isinstance(
                 config, dict
             ):
-                raise ValueError(f"not a {ZARR3_NAME} codec description: {data!r}")
-            return cls(**config)
+                raise FormatError(f"not a {ZARR3_NAME} codec description: {data!r}"[:200])
+            try:
+                return cls(**config)
+            except (TypeError, ValueError) as exc:  # the store's metadata: untrusted as well
+                raise FormatError(f"bad {ZARR3_NAME} codec configuration: {exc}") from None
 
         def to_dict(self) -> dict[str, Any]:
             config = {k: v for k, v in self.codec_config.items() if k != "id"}

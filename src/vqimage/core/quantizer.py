@@ -153,6 +153,11 @@ class Quantizer(FrozenQuantizer):
             if self.dtype.kind in "ui":
                 info = np.iinfo(self.dtype)
                 book = np.clip(np.rint(book), info.min, info.max)
+            elif self.dtype.itemsize < 8:
+                # A codebook read from a file may exceed float16/32: clip, as for integers,
+                # rather than overflow to infinity with a RuntimeWarning.
+                finfo = np.finfo(self.dtype)
+                book = np.clip(book, float(finfo.min), float(finfo.max))
             self._cache["dec"] = book.astype(self.dtype)
         return self._cache["dec"]
 
