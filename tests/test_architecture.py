@@ -2,7 +2,8 @@
 
 Layers, lowest first (a module may import its own package and any lower layer)::
 
-    _shared, errors      validation, dtypes, filesystem, arrays, kinds, version
+    errors               the exception and warning classes
+    _shared              validation, dtypes, filesystem, arrays, kinds, optional, version
     core                 histogram, strategies, quantizer, metrics, the protocol
     codecs | vq          one module per codec | palettes, blocks, channels, dithering
     io | data            image files | sample images
@@ -24,7 +25,8 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src" / "vqimage"
 
 LAYERS: list[set[str]] = [
-    {"_shared", "errors"},
+    {"errors"},
+    {"_shared"},
     {"core"},
     {"codecs", "vq"},
     {"io", "data"},

@@ -30,7 +30,7 @@ def q8(face):
     return vqimage.fit(face, 8)
 
 
-@pytest.mark.parametrize("codec", ["packed", "lzma", "context", "auto"])
+@pytest.mark.parametrize("codec", ["packed", "lzma", "context", "context2", "auto"])
 def test_round_trip_returns_the_reconstruction(crop, q8, codec):
     c = VQImageCodec(q8, codec)
     buf = c.encode(crop)

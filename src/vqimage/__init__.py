@@ -12,7 +12,7 @@ from typing import Any
 from vqimage._shared.version import __version__
 from vqimage.core.histogram import Histogram, histogram
 from vqimage.core.quantizer import Quantizer, fit, fit_histogram
-from vqimage.errors import FewerLevelsWarning, FormatError, VQImageWarning
+from vqimage.errors import FewerLevelsWarning, FormatError, NotRegularFileError, VQImageWarning
 
 # Public names served lazily from the module that owns them (keeps `import vqimage` fast).
 _LAZY = {
@@ -41,6 +41,7 @@ __all__ = [
     "FewerLevelsWarning",
     "FormatError",
     "Histogram",
+    "NotRegularFileError",
     "PaletteQuantizer",
     "Quantizer",
     "QuantizerProtocol",

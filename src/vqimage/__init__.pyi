@@ -11,6 +11,7 @@ from vqimage.core.quantizer import fit as fit
 from vqimage.core.quantizer import fit_histogram as fit_histogram
 from vqimage.errors import FewerLevelsWarning as FewerLevelsWarning
 from vqimage.errors import FormatError as FormatError
+from vqimage.errors import NotRegularFileError as NotRegularFileError
 from vqimage.errors import VQImageWarning as VQImageWarning
 from vqimage.viz import plot as plot
 from vqimage.viz import report as report

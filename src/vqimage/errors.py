@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-__all__ = ["FewerLevelsWarning", "FormatError", "TargetUnreachableError", "VQImageWarning"]
+__all__ = [
+    "FewerLevelsWarning",
+    "FormatError",
+    "NotRegularFileError",
+    "TargetUnreachableError",
+    "VQImageWarning",
+]
 
 
 class VQImageWarning(UserWarning):
@@ -22,3 +28,14 @@ class TargetUnreachableError(ValueError):
 
     The command line exits with status 99 on it (as pngquant's ``--quality``).
     """
+
+
+class NotRegularFileError(OSError):
+    """The path names a device, FIFO, socket or other non-regular file, which vqimage refuses.
+
+    Reading ``/dev/zero`` would never end and a FIFO can block forever, so readers check the
+    file type before reading. ``str()`` is one line naming the path and the problem.
+    """
+
+    def __str__(self) -> str:
+        return f"{self.filename}: {self.strerror}"

@@ -30,7 +30,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from vqimage._shared.fs import atomic_write
+from vqimage._shared.fs import atomic_write, check_regular, open_regular
 from vqimage._shared.optional import require
 from vqimage.errors import FormatError
 
@@ -106,6 +106,7 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
         raise IsADirectoryError(21, "Is a directory", str(p))
     if not p.exists():
         raise FileNotFoundError(2, "No such file or directory", str(p))
+    check_regular(p)  # /dev/zero as .npy would be read until memory runs out; a FIFO blocks
     suffix = p.suffix.lower()
     if suffix not in READ_SUFFIXES:
         raise FormatError(
@@ -170,9 +171,39 @@ def read_image_bytes(data: bytes) -> np.ndarray:
         return read_image(path)
 
 
+def _npy_data_size(f: IO[bytes]) -> int | None:
+    """Bytes of array data a ``.npy`` header announces (None when numpy must judge)."""
+    fmt = np.lib.format
+    version = fmt.read_magic(f)
+    if version == (1, 0):
+        shape, _, dtype = fmt.read_array_header_1_0(f)
+    elif version == (2, 0):
+        shape, _, dtype = fmt.read_array_header_2_0(f)
+    else:  # pragma: no cover - version 3 (UTF-8 field names) has no public header reader
+        return None
+    if dtype.hasobject:
+        return None  # refused by allow_pickle=False below
+    count = 1
+    for n in shape:
+        count *= int(n)
+    return count * dtype.itemsize
+
+
 def _read_npy(p: Path) -> np.ndarray:
     try:
-        arr = np.load(p, allow_pickle=False)
+        with open_regular(p) as f:
+            # np.load allocates what the header claims: compare it with the file first.
+            need = _npy_data_size(f)
+            have = os.fstat(f.fileno()).st_size - f.tell()
+            if need is not None and need > have:
+                raise FormatError(
+                    f"not a readable .npy array (the header announces {need} bytes of data, "
+                    f"the file holds {have})"
+                )
+            f.seek(0)
+            arr = np.load(f, allow_pickle=False)
+    except FormatError:
+        raise
     except (ValueError, OSError, EOFError) as exc:
         if isinstance(exc, OSError) and exc.errno is not None:
             raise

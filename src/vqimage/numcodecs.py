@@ -10,9 +10,9 @@ so a store is self-describing; each encoded chunk carries its shape, dtype and t
 The codec is registered with numcodecs under ``"vqimage"`` through the ``numcodecs.codecs``
 entry point, so ``numcodecs.get_codec({"id": "vqimage", ...})`` finds it without importing
 vqimage first. For zarr format 3 it is wrapped as an array-to-bytes codec (a *serializer*) by
-:func:`zarr3_codec`, built on zarr's numcodecs adapters (``zarr.codecs.numcodecs``, which replaced
-``numcodecs.zarr3``); its zarr name is ``"numcodecs.vqimage"`` and zarr finds it through the
-``zarr.codecs`` entry point. For zarr format 2 use :class:`VQImageCodec` as the ``compressor``.
+:func:`zarr3_codec`, a subclass of zarr's public ``zarr.abc.codec.ArrayBytesCodec``; its zarr
+name is ``"numcodecs.vqimage"`` and zarr finds it through the ``zarr.codecs`` entry point. For
+zarr format 2 use :class:`VQImageCodec` as the ``compressor``.
 
 Chunk layout (little-endian): ``b"VQIC"``, version ``1`` (u8), the code codec's name (u8 length
 + ASCII), the dtype (u8 length + numpy ``dtype.str``), ``ndim`` (u8) and the shape
@@ -20,6 +20,10 @@ Chunk layout (little-endian): ``b"VQIC"``, version ``1`` (u8), the code codec's 
 A codec configured with an error bound instead of a quantizer (``max_abs_error=``,
 ``max_rel_error=``) fits each chunk on its own and writes version ``2``: the same fields, then
 the chunk's quantizer as u32 length + canonical JSON (as in ``.vqi`` files), then the payload.
+
+A reader trusts none of it: the dtype must be one of the real dtypes a ``.vqi`` file holds
+(matched as text, never handed to numpy's parser), the shape at most 2**48 elements, and every
+problem, including a shape the quantizer cannot decode, is a :class:`vqimage.FormatError`.
 
 Examples
 --------
@@ -38,6 +42,7 @@ True
 from __future__ import annotations
 
 import json
+import math
 import struct
 from typing import Any
 
@@ -45,6 +50,7 @@ import numpy as np
 from numcodecs.abc import Codec
 from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray, ndarray_copy
 
+from vqimage._shared.dtypes import parse_dtype
 from vqimage.errors import FormatError
 
 __all__ = ["MAGIC", "VQImageCodec", "register_zarr3", "zarr3_codec"]
@@ -62,8 +68,8 @@ def _quantizer_from_dict(d: dict[str, Any]) -> Any:
         raise TypeError(f"quantizer must be a fitted quantizer or its to_dict(), got {d!r}")
     try:
         text = json.dumps({"kind": "scalar", **d}, allow_nan=False)
-    except (TypeError, ValueError) as exc:
-        raise ValueError(f"the quantizer description is not JSON data: {exc}") from None
+    except (TypeError, ValueError, RecursionError) as exc:
+        raise FormatError(f"the quantizer description is not JSON data: {exc}") from None
     return loads_quantizer(text.encode("utf-8"))
 
 
@@ -172,8 +178,19 @@ class VQImageCodec(Codec):
         return _header(name, arr.dtype, arr.shape) + payload
 
     def decode(self, buf: Any, out: Any = None) -> np.ndarray:
-        """The reconstruction of an encoded chunk (written into ``out`` when given)."""
+        """The reconstruction of an encoded chunk (written into ``out`` when given).
+
+        Raises
+        ------
+        FormatError
+            For any malformed, truncated or corrupted chunk (chunks come from storage: nothing
+            in them is trusted).
+        """
         data = ensure_contiguous_ndarray(buf).view(np.uint8).tobytes()
+        rec = self._reconstruct(data)
+        return ndarray_copy(rec, out) if out is not None else rec
+
+    def _reconstruct(self, data: bytes) -> np.ndarray:
         name, dtype, shape, offset = _parse_header(data)
         q = self.quantizer
         if data[4] == _BOUNDED_VERSION:  # the chunk carries its own quantizer
@@ -185,14 +202,23 @@ class VQImageCodec(Codec):
             raise FormatError(
                 f"vqimage chunk holds {dtype} data but the codec's quantizer reconstructs {q.dtype}"
             )
-        code_shape = tuple(int(s) for s in q.code_shape(shape))
+        try:
+            code_shape = tuple(int(s) for s in q.code_shape(shape))
+        except (TypeError, ValueError) as exc:  # e.g. no channel axis for a palette
+            raise FormatError(
+                f"vqimage chunk shape {shape} does not fit the quantizer: {exc}"
+            ) from None
         codes = _decode_codes(name, data[offset:], code_shape, q.n_levels)
-        rec = np.asarray(q.decode(codes))
-        if rec.shape != shape:
-            # A blocks quantizer reconstructs whole blocks: crop the padding.
-            rec = rec[tuple(slice(0, s) for s in shape)]
-        rec = np.ascontiguousarray(rec, dtype=dtype)
-        return ndarray_copy(rec, out) if out is not None else rec
+        try:
+            rec = np.asarray(q.decode(codes))
+            if rec.shape != shape:
+                # A blocks quantizer reconstructs whole blocks: crop the padding.
+                rec = rec[tuple(slice(0, s) for s in shape)]
+            if rec.shape != shape:
+                raise ValueError(f"decoded to shape {rec.shape}")
+            return np.ascontiguousarray(rec, dtype=dtype)
+        except (TypeError, ValueError, IndexError) as exc:
+            raise FormatError(f"vqimage chunk of shape {shape} does not decode: {exc}") from None
 
     def _encode_bounded(self, arr: np.ndarray) -> bytes:
         from vqimage.core.quantizer import fit
@@ -265,6 +291,10 @@ def _header(codec: str, dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
 
 
 def _parse_header(data: bytes) -> tuple[str, np.dtype, tuple[int, ...], int]:
+    """Codec name, dtype, shape and payload offset of a chunk; :class:`FormatError` if bad."""
+    from vqimage.codecs import CODECS
+    from vqimage.vqi.format import MAX_ELEMENTS, MAX_NDIM
+
     try:
         if data[:4] != MAGIC:
             raise FormatError("not a vqimage chunk (bad magic number)")
@@ -272,19 +302,28 @@ def _parse_header(data: bytes) -> tuple[str, np.dtype, tuple[int, ...], int]:
         if version not in (VERSION, _BOUNDED_VERSION):
             raise FormatError(f"vqimage chunk version {version} is not supported (expected 1 or 2)")
         pos = 6
-        name = data[pos : pos + n].decode("ascii")
+        raw_name = data[pos : pos + n]
         pos += n
         (n,) = struct.unpack_from("<B", data, pos)
-        dtype = np.dtype(data[pos + 1 : pos + 1 + n].decode("ascii"))
+        raw_dtype = data[pos + 1 : pos + 1 + n]
         pos += 1 + n
         (ndim,) = struct.unpack_from("<B", data, pos)
-        shape = struct.unpack_from(f"<{ndim}Q", data, pos + 1)
+        shape = tuple(int(s) for s in struct.unpack_from(f"<{ndim}Q", data, pos + 1))
         pos += 1 + 8 * ndim
-    except FormatError:
-        raise
-    except (struct.error, UnicodeDecodeError, TypeError, ValueError) as exc:
-        raise FormatError(f"truncated or corrupt vqimage chunk header ({exc})") from None
-    return name, dtype, tuple(int(s) for s in shape), pos
+    except struct.error:
+        raise FormatError("truncated vqimage chunk header") from None
+    name = raw_name.decode("ascii", "replace")
+    if name not in CODECS:
+        raise FormatError(f"vqimage chunk uses an unknown code codec {name!r}")
+    try:
+        # An allow-list: np.dtype would hand some strings ("(3,)u1") to ast.literal_eval.
+        dtype = parse_dtype(raw_dtype.decode("ascii"))
+    except (UnicodeDecodeError, ValueError):
+        raise FormatError(f"vqimage chunk has an unsupported dtype {raw_dtype!r}") from None
+    # Zero-length axes are legal chunks; anything beyond MAX_ELEMENTS fits no machine.
+    if ndim > MAX_NDIM or max(shape, default=0) > MAX_ELEMENTS or math.prod(shape) > MAX_ELEMENTS:
+        raise FormatError(f"vqimage chunk has an impossible shape {shape}")
+    return name, dtype, shape, pos
 
 
 # -- zarr 3 ----------------------------------------------------------------------------------------
@@ -292,19 +331,80 @@ _ZARR3_CLASS: Any = None
 
 
 def _zarr3_class() -> Any:
-    """Build (once) the zarr 3 array-to-bytes adapter class and register it with zarr."""
+    """Build (once) the zarr 3 array-to-bytes codec class and register it with zarr.
+
+    Built on zarr's public :class:`zarr.abc.codec.ArrayBytesCodec` (not the private numcodecs
+    adapter), so it can check each decoded chunk against the array's chunk spec: a corrupted
+    chunk whose header claims another shape or dtype is a :class:`FormatError`, not a reshape
+    error deep inside zarr.
+    """
     global _ZARR3_CLASS
-    if _ZARR3_CLASS is None:
-        from zarr.codecs.numcodecs._codecs import _NumcodecsArrayBytesCodec
-        from zarr.registry import register_codec
+    if _ZARR3_CLASS is not None:
+        return _ZARR3_CLASS
+    import asyncio
+    from dataclasses import dataclass
 
-        class VQImageZarr3Codec(_NumcodecsArrayBytesCodec, codec_name="vqimage"):
-            """zarr 3 serializer wrapping :class:`VQImageCodec` (name ``numcodecs.vqimage``)."""
+    from zarr.abc.codec import ArrayBytesCodec
+    from zarr.registry import register_codec
 
-        VQImageZarr3Codec.__module__ = __name__
-        VQImageZarr3Codec.__qualname__ = "VQImageZarr3Codec"
-        register_codec(ZARR3_NAME, VQImageZarr3Codec)
-        _ZARR3_CLASS = VQImageZarr3Codec
+    @dataclass(frozen=True)
+    class VQImageZarr3Codec(ArrayBytesCodec):  # type: ignore[misc]
+        """zarr 3 serializer wrapping :class:`VQImageCodec` (name ``numcodecs.vqimage``)."""
+
+        codec_config: dict[str, Any]
+        is_fixed_size = False
+        codec_name = ZARR3_NAME
+
+        def __init__(self, **codec_config: Any) -> None:
+            config = {k: v for k, v in codec_config.items() if k != "id"}
+            if "quantizer" not in config:
+                raise ValueError(f"the {ZARR3_NAME} codec configuration lacks its quantizer")
+            inner = VQImageCodec(config["quantizer"], config.get("codec", "auto"))
+            object.__setattr__(self, "codec_config", {"id": VQImageCodec.codec_id, **config})
+            object.__setattr__(self, "_inner", inner)
+
+        @classmethod
+        def from_dict(cls, data: dict[str, Any]) -> VQImageZarr3Codec:
+            config = data.get("configuration") if isinstance(data, dict) else None
+            if not isinstance(data, dict) or data.get("name") != ZARR3_NAME or not isinstance(
+                config, dict
+            ):
+                raise FormatError(f"not a {ZARR3_NAME} codec description: {data!r}"[:200])
+            try:
+                return cls(**config)
+            except (TypeError, ValueError) as exc:  # the store's metadata: untrusted as well
+                raise FormatError(f"bad {ZARR3_NAME} codec configuration: {exc}") from None
+
+        def to_dict(self) -> dict[str, Any]:
+            config = {k: v for k, v in self.codec_config.items() if k != "id"}
+            return {"name": ZARR3_NAME, "configuration": config}
+
+        def compute_encoded_size(self, input_byte_length: int, chunk_spec: Any) -> int:
+            raise NotImplementedError  # variable-size output, like any compressor
+
+        def _decode_sync(self, data: bytes, chunk_spec: Any) -> np.ndarray:
+            rec = self._inner._reconstruct(data)
+            want = np.dtype(chunk_spec.dtype.to_native_dtype())
+            if rec.shape != tuple(chunk_spec.shape) or rec.dtype != want:
+                raise FormatError(
+                    f"vqimage chunk holds {rec.dtype} data of shape {rec.shape}, the array's "
+                    f"chunks are {want} of shape {tuple(chunk_spec.shape)}"
+                )
+            return rec
+
+        async def _decode_single(self, chunk_data: Any, chunk_spec: Any) -> Any:
+            rec = await asyncio.to_thread(self._decode_sync, chunk_data.to_bytes(), chunk_spec)
+            return chunk_spec.prototype.nd_buffer.from_ndarray_like(rec)
+
+        async def _encode_single(self, chunk_data: Any, chunk_spec: Any) -> Any:
+            arr = chunk_data.as_ndarray_like()
+            out = await asyncio.to_thread(self._inner.encode, arr)
+            return chunk_spec.prototype.buffer.from_bytes(out)
+
+    VQImageZarr3Codec.__module__ = __name__
+    VQImageZarr3Codec.__qualname__ = "VQImageZarr3Codec"
+    register_codec(ZARR3_NAME, VQImageZarr3Codec)
+    _ZARR3_CLASS = VQImageZarr3Codec
     return _ZARR3_CLASS
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from vqimage._shared.arrays import adapter_for
+from vqimage._shared.dtypes import parse_dtype
 from vqimage._shared.validation import check_choice, check_data, check_n_levels, check_sample_weight
 from vqimage.core import strategies as _strategies
 from vqimage.core.base import FrozenQuantizer, code_dtype
@@ -231,6 +232,13 @@ class Quantizer(FrozenQuantizer):
                 self._cache["dec"] = self._levels
             elif self.dtype.kind in "ui":
                 self._cache["dec"] = round_into(self.codebook, self.dtype)
+            elif self.dtype.itemsize < 8:
+                # A codebook read from a file may exceed float16/32: clip, as for integers,
+                # rather than overflow to infinity with a RuntimeWarning.
+                finfo = np.finfo(self.dtype)
+                self._cache["dec"] = np.clip(
+                    self.codebook, float(finfo.min), float(finfo.max)
+                ).astype(self.dtype)
             else:
                 self._cache["dec"] = self.codebook.astype(self.dtype)
         return self._cache["dec"]
@@ -358,8 +366,8 @@ class Quantizer(FrozenQuantizer):
         if missing:
             raise ValueError(f"quantizer description lacks {', '.join(sorted(missing))}")
         try:
-            dtype = np.dtype(d["dtype"])
-        except TypeError as exc:
+            dtype = parse_dtype(d["dtype"])  # untrusted text: an allow-list, not np.dtype
+        except ValueError as exc:
             raise ValueError(f"quantizer has an unknown dtype {d['dtype']!r}") from exc
         try:
             edges = np.asarray(d["edges"], dtype=np.float64)

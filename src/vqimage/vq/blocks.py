@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from vqimage._shared.dtypes import parse_dtype
 from vqimage._shared.validation import check_choice, check_data, check_n_levels
 from vqimage.core.base import FrozenQuantizer
 from vqimage.errors import FewerLevelsWarning
@@ -469,8 +470,8 @@ class BlockQuantizer(FrozenQuantizer):
         if missing:
             raise ValueError(f"block quantizer description lacks {', '.join(sorted(missing))}")
         try:
-            dtype = np.dtype(d["dtype"])
-        except TypeError as exc:
+            dtype = parse_dtype(d["dtype"])  # untrusted text: an allow-list, not np.dtype
+        except ValueError as exc:
             raise ValueError(f"block quantizer has an unknown dtype {d['dtype']!r}") from exc
         try:
             return cls(

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from vqimage._shared.dtypes import parse_dtype
 from vqimage._shared.validation import check_data, check_n_levels
 from vqimage.core.base import FrozenQuantizer
 from vqimage.core.quantizer import Quantizer, fit
@@ -161,6 +162,6 @@ class ChannelQuantizer(FrozenQuantizer):
         if not isinstance(parts, list):
             raise ValueError("per-channel quantizer description lacks its channels")
         q = cls([Quantizer.from_dict(p) for p in parts])
-        if "dtype" in d and np.dtype(d["dtype"]) != q.dtype:
+        if "dtype" in d and parse_dtype(d["dtype"]) != q.dtype:
             raise ValueError("per-channel quantizer dtype does not match its channels")
         return q

@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from vqimage._shared.dtypes import parse_dtype
 from vqimage._shared.validation import check_choice, check_n_levels
 from vqimage.core.base import FrozenQuantizer
 from vqimage.errors import FewerLevelsWarning
@@ -901,8 +902,8 @@ class PaletteQuantizer(FrozenQuantizer):
         if missing:
             raise ValueError(f"palette description lacks {', '.join(sorted(missing))}")
         try:
-            dtype = np.dtype(d["dtype"])
-        except TypeError as exc:
+            dtype = parse_dtype(d["dtype"])  # untrusted text: an allow-list, not np.dtype
+        except ValueError as exc:
             raise ValueError(f"palette has an unknown dtype {d['dtype']!r}") from exc
         try:
             return cls(d["codebook"], dtype=dtype, strategy=str(d.get("strategy", "custom")))

@@ -41,8 +41,8 @@ from typing import Any
 
 import numpy as np
 
-from vqimage._shared.fs import atomic_file
-from vqimage.errors import FormatError
+from vqimage._shared.fs import atomic_file, open_regular
+from vqimage.errors import FormatError, NotRegularFileError
 
 __all__ = ["MAGIC", "ChunkedImage", "ChunkedWriter", "is_chunked", "open_chunked"]
 
@@ -59,10 +59,10 @@ MAX_INDEX = 1 << 31  # bytes of index JSON a reader accepts (about 40 million ch
 def is_chunked(path: str | os.PathLike[str]) -> bool:
     """True when the file at ``path`` starts with the chunked ``.vqi`` magic number."""
     try:
-        with open(path, "rb") as f:
+        with open_regular(path) as f:
             return f.read(len(MAGIC)) == MAGIC
-    except (IsADirectoryError, FileNotFoundError):
-        return False
+    except (IsADirectoryError, FileNotFoundError, NotRegularFileError):
+        return False  # never open a device or FIFO just to look at its first bytes
 
 
 # -- writing -------------------------------------------------------------------------------------
@@ -169,8 +169,9 @@ def open_chunked(path: str | os.PathLike[str]) -> ChunkedImage:
         the file (every size is checked before anything is allocated).
     """
     p = os.fspath(path)
-    size = os.path.getsize(p)
-    with open(p, "rb") as f:
+    with open_regular(p) as f:
+        # The size of the open file, not of the path: it is what the offsets must fit.
+        size = os.fstat(f.fileno()).st_size
         head = f.read(HEADER_SIZE)
         if head[: len(MAGIC)] != MAGIC:
             raise _fail(p, "wrong magic bytes")
@@ -189,7 +190,7 @@ def open_chunked(path: str | os.PathLike[str]) -> ChunkedImage:
             raise _fail(p, "the index position does not match the file size")
         f.seek(index_at)
         raw = f.read(index_len)
-    if zlib.crc32(raw) != crc:
+    if len(raw) != index_len or zlib.crc32(raw) != crc:
         raise _fail(p, "index checksum mismatch (the file is corrupted)")
     try:
         return ChunkedImage._from_index(p, json.loads(raw.decode("utf-8")), index_at, size)
@@ -308,7 +309,7 @@ class ChunkedImage:
         block_id = tuple(int(i) for i in block_id)
         flat = int(np.ravel_multi_index(block_id, self.numblocks))
         off, length, codec_id, crc = self._entries[flat]
-        with open(self.path, "rb") as f:
+        with open_regular(self.path) as f:
             f.seek(off)
             payload = f.read(length)
         if len(payload) != length or zlib.crc32(payload) != crc:
@@ -352,12 +353,12 @@ class ChunkedImage:
 
     def tobytes(self) -> bytes:
         """The file's bytes."""
-        with open(self.path, "rb") as f:
-            return f.read()
+        with open_regular(self.path) as f:
+            return f.read(os.fstat(f.fileno()).st_size)
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
         """Copy the file to ``path`` (atomically: temporary file + rename), chunk-sized reads."""
-        with atomic_file(path, overwrite=overwrite) as out, open(self.path, "rb") as src:
+        with atomic_file(path, overwrite=overwrite) as out, open_regular(self.path) as src:
             while block := src.read(1 << 22):
                 _write_all(out, block)
 

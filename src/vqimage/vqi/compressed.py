@@ -13,13 +13,15 @@ from typing import Any
 import numpy as np
 
 from vqimage._shared.arrays import adapter_for
-from vqimage._shared.fs import atomic_write
+from vqimage._shared.fs import atomic_write, open_regular
 from vqimage._shared.validation import check_choice, check_data
 from vqimage.codecs import CODEC_CHOICES, encode_best, get_codec
 from vqimage.core.quantizer import fit
+from vqimage.errors import FormatError
 from vqimage.vq.dither import dither as dither_codes
 from vqimage.vqi import format as _format
-from vqimage.vqi.chunked import is_chunked, open_chunked
+from vqimage.vqi.chunked import MAGIC as CHUNKED_MAGIC
+from vqimage.vqi.chunked import open_chunked
 
 __all__ = ["CompressedImage", "compress", "load"]
 
@@ -326,6 +328,30 @@ def compress(
     return CompressedImage(quantizer, arr.shape, name, payload, code_shape=code_shape)
 
 
+def _read_vqi_file(path: str) -> bytes | None:
+    """The bytes of the single-image ``.vqi`` file at ``path`` (None for a chunked one).
+
+    Only a regular file is opened, and no more is read than its header announces: the fixed
+    header first, then, once the announced length matches the file's size, exactly the rest.
+    """
+    with open_regular(path) as f:
+        head = f.read(_format.FIXED_SIZE + 4)
+        if head.startswith(CHUNKED_MAGIC):
+            return None
+        try:
+            expected = _format.expected_size(head)
+            size = os.fstat(f.fileno()).st_size
+            if expected != size:
+                what = "truncated" if expected > size else "has trailing bytes"
+                raise FormatError(
+                    f"not a valid .vqi file: {what}: the header describes {expected} bytes, "
+                    f"the file has {size}"
+                )
+        except FormatError as exc:
+            raise FormatError(f"{path}: {exc}") from None
+        return head + f.read(expected - len(head))
+
+
 def load(source: Any) -> CompressedImage:
     """Read a ``.vqi`` file from a path or from bytes.
 
@@ -360,12 +386,9 @@ def load(source: Any) -> CompressedImage:
             raise TypeError(
                 f"load() takes a path or bytes, got {type(source).__name__}"
             ) from None
-        if os.path.isdir(path):
-            raise IsADirectoryError(f"{path} is a directory, not a .vqi file")
-        if is_chunked(path):  # a chunked .vqi (vqimage.chunked): index only, chunks on demand
+        data = _read_vqi_file(path)
+        if data is None:  # a chunked .vqi (vqimage.chunked): index only, chunks on demand
             return open_chunked(path)  # type: ignore[return-value]
-        with open(path, "rb") as f:
-            data = f.read()
     parsed = _format.read(data)
     return CompressedImage(
         parsed.quantizer, parsed.shape, parsed.codec, parsed.payload,

@@ -46,6 +46,7 @@ __all__ = [
     "VqiFile",
     "assemble",
     "dumps_quantizer",
+    "expected_size",
     "header_bytes",
     "loads_quantizer",
     "read",
@@ -202,20 +203,36 @@ def read(data: Any) -> VqiFile:
         raise _fail(f"{type(exc).__name__}: {exc}") from exc
 
 
-def _read(buf: bytes) -> VqiFile:
-    size = len(buf)
-    if buf[:8] != MAGIC[: min(8, size)] or size == 0:
+def expected_size(head: bytes) -> int:
+    """The file length a ``.vqi`` header announces, from its first :data:`FIXED_SIZE` bytes.
+
+    Checks the magic, the length of ``head`` and the version first, so a reader can learn how
+    much to read (and compare it with the file's size) before reading more than the header.
+
+    Raises
+    ------
+    FormatError
+        Wrong magic, fewer than :data:`FIXED_SIZE` + 4 bytes, unknown version.
+    """
+    size = len(head)
+    if head[:8] != MAGIC[: min(8, size)] or size == 0:
         raise _fail("wrong magic bytes (this is not a .vqi file)")
     if size < FIXED_SIZE + _CRC.size:
         raise _fail(f"truncated: {size} bytes, a header alone needs {FIXED_SIZE + _CRC.size}")
-    (_, version, codec_id, flags, dt, ndim, code_ndim, n_levels, json_len,
-     payload_len) = _FIXED.unpack_from(buf)
+    (_, version, _, _, _, ndim, code_ndim, _, json_len, payload_len) = _FIXED.unpack_from(head)
     if not 1 <= version <= VERSION:
         newer = " (written by a newer vqimage?)" if version > VERSION else ""
         raise _fail(
             f"unsupported format version {version}; this reader knows 1 to {VERSION}{newer}"
         )
-    expected = FIXED_SIZE + 8 * (ndim + code_ndim) + json_len + payload_len + _CRC.size
+    return int(FIXED_SIZE + 8 * (ndim + code_ndim) + json_len + payload_len + _CRC.size)
+
+
+def _read(buf: bytes) -> VqiFile:
+    size = len(buf)
+    expected = expected_size(buf)
+    (_, version, codec_id, flags, dt, ndim, code_ndim, n_levels, json_len,
+     payload_len) = _FIXED.unpack_from(buf)
     if expected != size:
         what = "truncated" if expected > size else "has trailing bytes"
         raise _fail(f"{what}: the header describes {expected} bytes, the data has {size}")

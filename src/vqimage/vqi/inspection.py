@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from vqimage._shared.fs import check_regular, open_regular
 from vqimage.io import read_image
 from vqimage.vqi.chunked import MAGIC as CHUNKED_MAGIC
 from vqimage.vqi.compressed import load
@@ -31,7 +32,7 @@ def pixel_count(shape: Sequence[int]) -> int:
 
 
 def _is_vqi(path: Path) -> bool:
-    with open(path, "rb") as f:
+    with open_regular(path) as f:
         return f.read(len(MAGIC)) in (MAGIC, CHUNKED_MAGIC)
 
 
@@ -128,5 +129,7 @@ def inspect(path: str | os.PathLike[str]) -> dict[str, Any]:
     ('vqi', [8, 8], 4, 'scalar')
     """
     p = Path(path)
+    if p.exists():
+        check_regular(p)  # a device or FIFO: one clear error, never a read that cannot end
     info = _vqi_info(p) if p.is_file() and _is_vqi(p) else _image_info(p)
     return {k: _jsonable(v) for k, v in info.items()}
