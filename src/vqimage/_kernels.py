@@ -139,19 +139,51 @@ def _wins(p1, pw, d, i, b, p):  # pragma: no cover - compiled
 
 
 @njit(cache=True, nogil=True)
+def _crossing(p1, p2, pw, f, i, b, lo, m):  # pragma: no cover - compiled
+    # First end p > lo at which start i (> b) is at least as good as start b, knowing it is
+    # not at lo; -1 if there is none. Gallops from lo: with long clusters adjacent starts cross
+    # a few ends apart, so this costs O(log distance) comparisons.
+    d = (f[i] - f[b]) - (p2[i] - p2[b])
+    step = 1
+    hi = lo + 1
+    while True:
+        if hi > m:
+            hi = m
+        if _wins(p1, pw, d, i, b, hi):
+            break
+        if hi == m:
+            return -1
+        lo = hi
+        step *= 2
+        hi = lo + step
+    while hi - lo > 1:
+        mid = (lo + hi) >> 1
+        if _wins(p1, pw, d, i, b, mid):
+            hi = mid
+        else:
+            lo = mid
+    return hi
+
+
+@njit(cache=True, nogil=True)
 def _penalised(p1, p2, pw, lam, f, pred, cand, start):  # pragma: no cover - compiled
     # f[i] = min_j f[j] + cost(j, i) + lam over j < i (a concave least-weight subsequence).
     # The cost is Monge, so once a later start i beats an earlier one b at some end p it beats
-    # it at every end after p: the candidates kept in a deque each own an interval of ends.
-    # A new candidate's interval is found by galloping from the start of the last candidate's
-    # interval, where the crossing of two adjacent starts lies when clusters are long: a few
-    # comparisons per value in practice, O(log m) at worst.
+    # it at every end after p: the candidates kept in a deque each own an interval of ends
+    # (cand[r] is best from start[r] on). A new start is compared with the last candidate at
+    # the start of its interval (dropping candidates it beats there), and its own interval
+    # is searched from there. Most new starts are beaten by the very next one, so that search
+    # is deferred by one value: the pending start u is dropped without a search when start
+    # u + 1 beats it at the first end it could win. A few comparisons per value in practice,
+    # O(log m) at worst.
     m = p1.size - 1
     f[0] = 0.0
     head = 0
     tail = 1
     cand[0] = 0
     start[0] = 1
+    u = -1  # pending start: loses to the last candidate at every end before lo_u
+    lo_u = 0
     for i in range(1, m + 1):
         while tail - head > 1 and start[head + 1] <= i:
             head += 1
@@ -160,47 +192,34 @@ def _penalised(p1, p2, pw, lam, f, pred, cand, start):  # pragma: no cover - com
         pred[i] = j
         if i == m:
             break
-        pushed = False
+        if u >= 0:
+            # lo_u >= i + 1, so u could not have been better than the front at i.
+            if lo_u <= m:
+                du = (f[i] - f[u]) - (p2[i] - p2[u])
+                if not _wins(p1, pw, du, i, u, lo_u):
+                    hi = _crossing(p1, p2, pw, f, u, cand[tail - 1], lo_u - 1, m)
+                    if hi > 0:
+                        cand[tail] = u
+                        start[tail] = hi
+                        tail += 1
+            u = -1
+        lo = i + 1
         while tail > head:
             b = cand[tail - 1]
-            d = (f[i] - f[b]) - (p2[i] - p2[b])
             lo = start[tail - 1]
             if lo <= i:
                 lo = i + 1
-            if _wins(p1, pw, d, i, b, lo):
-                tail -= 1  # i is at least as good as b on all of b's interval
-                continue
-            # i loses at lo; find the first end where it wins, if any.
-            step = 1
-            hi = lo + 1
-            found = False
-            while True:
-                if hi > m:
-                    hi = m
-                if _wins(p1, pw, d, i, b, hi):
-                    found = True
-                    break
-                if hi == m:
-                    break
-                lo = hi
-                step *= 2
-                hi = lo + step
-            if found:
-                while hi - lo > 1:
-                    mid = (lo + hi) >> 1
-                    if _wins(p1, pw, d, i, b, mid):
-                        hi = mid
-                    else:
-                        lo = mid
-                cand[tail] = i
-                start[tail] = hi
-                tail += 1
-            pushed = True
-            break
-        if not pushed:
+            d = (f[i] - f[b]) - (p2[i] - p2[b])
+            if not _wins(p1, pw, d, i, b, lo):
+                break
+            tail -= 1  # i is at least as good as b on all of b's interval
+        if tail == head:
             cand[tail] = i
             start[tail] = i + 1
             tail += 1
+        else:
+            u = i
+            lo_u = lo + 1
     # Walk the predecessors back: cluster starts, their count and the unpenalised error.
     n = 0
     i = m
