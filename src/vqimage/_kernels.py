@@ -90,11 +90,23 @@ def optimal_dc(p1: np.ndarray, p2: np.ndarray, pw: np.ndarray, k: int) -> np.nda
 
 
 @njit(cache=True, nogil=True)
-def _prefix_sums(x, w, shift):  # pragma: no cover - compiled
-    # Neumaier-compensated running sums of w, w*(x - shift) and w*(x - shift)**2: a plain
-    # cumulative sum loses about log2(m) bits over m terms, which on a million values is the
-    # difference between exact and merely close cluster costs.
+def _prefix_sums(x, w):  # pragma: no cover - compiled
+    # Neumaier-compensated running sums of w, w*(x - shift) and w*(x - shift)**2 with shift the
+    # weighted mean: centring keeps the sums of squares small (offset data), compensation keeps
+    # the bits a plain cumulative sum loses over a million terms. (The mean is computed here
+    # rather than with np.dot, whose BLAS threads cost milliseconds on a busy machine.)
     m = x.size
+    sx = 0.0
+    sw = 0.0
+    for i in range(m):
+        sx += w[i] * x[i]
+        sw += w[i]
+    shift = sx / sw
+    # One correction pass makes the mean exact to rounding whatever the offset.
+    r = 0.0
+    for i in range(m):
+        r += w[i] * (x[i] - shift)
+    shift += r / sw
     p1 = np.empty(m + 1)
     p2 = np.empty(m + 1)
     pw = np.empty(m + 1)
@@ -387,13 +399,13 @@ def optimal_fast(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
     O(m * steps) time and O(m) memory; the divide-and-conquer layer recurrence
     (O(k m log m)) is kept as a fallback should the search not converge in 100 steps.
 
-    Prefix sums are taken on data centred at its weighted mean with compensated summation, so
-    cluster costs keep their precision on offset data and on millions of values.
+    Prefix sums are taken on data centred at its weighted mean with compensated summation
+    (:func:`_prefix_sums`), so cluster costs keep their precision on offset data and on
+    millions of values.
     """
     x = np.ascontiguousarray(x, dtype=np.float64)
     w = np.ascontiguousarray(w, dtype=np.float64)
-    shift = float(np.dot(w, x) / w.sum())
-    p1, p2, pw = _prefix_sums(x, w, shift)
+    p1, p2, pw = _prefix_sums(x, w)
     try:
         starts, _ = optimal_lagrangian(p1, p2, pw, k)
     except RuntimeError:
