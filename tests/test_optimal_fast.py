@@ -69,7 +69,7 @@ def test_equally_spaced_ties_are_spliced_exactly(m):
     w = np.ones(m)
     p1, p2, pw = prefix(x, w)
     for k in range(2, m):
-        starts, _ = optimal_lagrangian(p1, p2, pw, k)
+        starts, _, _ = optimal_lagrangian(p1, p2, pw, k)
         check_partition(starts, m, k)
         assert sse(x, w, starts) == pytest.approx(brute(x, w, k), rel=1e-12, abs=1e-12)
 

@@ -303,13 +303,19 @@ def _initial_scale(p1: np.ndarray, pw: np.ndarray) -> float:
 
 
 def optimal_lagrangian(
-    p1: np.ndarray, p2: np.ndarray, pw: np.ndarray, k: int, *, max_steps: int = 100
-) -> tuple[np.ndarray, int]:
+    p1: np.ndarray,
+    p2: np.ndarray,
+    pw: np.ndarray,
+    k: int,
+    *,
+    lam0: float | None = None,
+    max_steps: int = 100,
+) -> tuple[np.ndarray, int, float]:
     """Start indices of the optimal ``k`` clusters by a search on a per-cluster penalty.
 
-    Returns the starts and the number of penalised solves (negative when the answer was
-    spliced from two solutions tied at one penalty); raises ``RuntimeError`` after
-    ``max_steps`` solves.
+    Returns the starts, the number of penalised solves (negative when the answer was spliced
+    from two solutions tied at one penalty) and the last penalty; ``lam0`` is a first guess.
+    Raises ``RuntimeError`` after ``max_steps`` solves.
     """
     m = p1.size - 1
     f = np.empty(m + 1)
@@ -317,31 +323,42 @@ def optimal_lagrangian(
     cand = np.empty(m + 1, dtype=np.int64)
     start = np.empty(m + 1, dtype=np.int64)
     # Bracket: `hi` has more than k clusters and is optimal at penalty lam_hi, `lo` fewer at
-    # lam_lo; every m-value solution is optimal at 0 and the single cluster at +inf.
-    hi_starts, hi_sse, lam_hi, hi_real = np.arange(m, dtype=np.int64), 0.0, 0.0, False
+    # lam_lo; the m singletons are optimal at 0 and the single cluster at +inf. (A singleton
+    # costs 0 on distinct values, not on the merged runs of a coarse copy.)
+    hi_starts, lam_hi, hi_real = np.arange(m, dtype=np.int64), 0.0, False
+    hi_sse = float(_path_sse(p1, p2, pw, hi_starts))
     lo_starts = np.zeros(1, dtype=np.int64)
     lo_sse, lam_lo, lo_real = float(_path_sse(p1, p2, pw, lo_starts)), np.inf, False
-    chord = False
+    chord = False  # next step: the chord between the bracket's ends
+    run = 0  # consecutive solutions on the same side of k, minus one
+    last = 0
     for step in range(max_steps):
         c_hi, c_lo = hi_starts.size, lo_starts.size
         lam = np.nan
-        if not chord:
-            # Model the error curve as a power law a * c**-beta through the bracket (beta = 2,
-            # high-resolution theory, with fewer points) and aim at the middle of the penalty
-            # interval where k clusters are optimal: -dS/dc between k - 1/2 and k + 1/2.
-            if hi_real and lo_real and hi_sse > 0:
-                beta = np.log(lo_sse / hi_sse) / np.log(c_hi / c_lo)
-                a = lo_sse * c_lo**beta
-            else:
-                beta = 2.0
-                if hi_real and hi_sse > 0:
-                    a = hi_sse * c_hi**2.0
-                elif lo_real and c_lo > 1:
-                    a = lo_sse * c_lo**2.0
+        if step == 0 and lam0 is not None:
+            lam = lam0
+        elif not chord:
+            # The penalty at which c clusters are optimal is a slope of the error curve S(c)
+            # at c, and S(c) is close to a power law: interpolate log(penalty) linearly in
+            # log(c) between the bracket's solutions (bisecting log(penalty) when the same
+            # end keeps moving, as regula falsi can stall); with one solution (c, S, lam)
+            # take the local exponent lam * c / S, doubling the step while the other side of
+            # k is not reached; with none, the high-resolution estimate S(c) = a / c**2.
+            if hi_real and lo_real:
+                if run >= 1:
+                    lam = np.sqrt(lam_hi * lam_lo)
                 else:
-                    a = _initial_scale(p1, pw)
-            lam = a * ((k - 0.5) ** -beta - (k + 0.5) ** -beta)
-        if not (lam_hi < lam < lam_lo):
+                    t = np.log(k / c_hi) / np.log(c_lo / c_hi)
+                    lam = lam_hi * (lam_lo / lam_hi) ** t
+            elif hi_real or lo_real:
+                c, sse, lam = (c_hi, hi_sse, lam_hi) if hi_real else (c_lo, lo_sse, lam_lo)
+                beta = lam * c / sse if sse > 0 else 2.0
+                grow = np.log(c / k) * (beta + 1.0) * 2.0 ** min(run, 16)
+                lam = lam * np.exp(np.clip(grow, -700.0, 700.0))
+            else:
+                a = _initial_scale(p1, pw)
+                lam = a * ((k - 0.5) ** -2.0 - (k + 0.5) ** -2.0)
+        if chord or not (lam_hi < lam < lam_lo):
             # The chord between the bracket's ends: a solution strictly between them, or proof
             # that both are optimal at this penalty (the error curve is convex in the count).
             chord = True
@@ -349,22 +366,21 @@ def optimal_lagrangian(
         starts, sse = _penalised(p1, p2, pw, lam, f, pred, cand, start)
         c = starts.size
         if c == k:
-            return starts, step + 1
-        if c_lo < c < c_hi:
-            if c > k:
-                hi_starts, hi_sse, lam_hi, hi_real = starts, sse, lam, True
-            else:
-                lo_starts, lo_sse, lam_lo, lo_real = starts, sse, lam, True
-            chord = False
-        elif chord:
-            return _splice(hi_starts, lo_starts, m, k), -(step + 1)
-        else:
-            # A model step that hit an end of the bracket still tightens its penalty.
-            if c == c_hi:
-                hi_starts, hi_sse, lam_hi = starts, sse, max(lam_hi, lam)
-            elif c == c_lo:
-                lo_starts, lo_sse, lam_lo = starts, sse, min(lam_lo, lam)
-            chord = True
+            return starts, step + 1, lam
+        if chord and not c_lo < c < c_hi:
+            return _splice(hi_starts, lo_starts, m, k), -(step + 1), lam
+        side = 1 if c > k else -1
+        run = run + 1 if side == last else 0
+        last = side
+        inside = c_lo < c < c_hi
+        # A solution at an end of the bracket still tightens that end's penalty.
+        if c > k and c <= c_hi:
+            hi_starts, hi_sse, lam_hi, hi_real = starts, sse, max(lam_hi, lam), True
+        elif c < k and c >= c_lo:
+            lo_starts, lo_sse, lam_lo, lo_real = starts, sse, min(lam_lo, lam), True
+        # Between two real ends, a step that did not move inside may sit on a penalty where
+        # both ends are optimal: the chord decides.
+        chord = not inside and hi_real and lo_real
     raise RuntimeError(f"penalty search did not converge in {max_steps} steps")
 
 
@@ -406,8 +422,18 @@ def optimal_fast(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
     x = np.ascontiguousarray(x, dtype=np.float64)
     w = np.ascontiguousarray(w, dtype=np.float64)
     p1, p2, pw = _prefix_sums(x, w)
+    m = x.size
+    lam0 = None
+    group = m // (64 * k)
+    if group >= 8:
+        # Aim with a coarse copy first: runs of `group` values merged (clusters of a few
+        # groups' worth of values, restricted to group boundaries) are a Monge problem with the
+        # same error curve up to O((group k / m)^2), so its penalty for k clusters lands the
+        # first full pass on k nearly always, at 1/group of the cost per search step.
+        idx = np.r_[np.arange(0, m, group), m]
+        _, _, lam0 = optimal_lagrangian(p1[idx], p2[idx], pw[idx], k)
     try:
-        starts, _ = optimal_lagrangian(p1, p2, pw, k)
+        starts, _, _ = optimal_lagrangian(p1, p2, pw, k, lam0=lam0)
     except RuntimeError:
         starts = _optimal_dc(p1, p2, pw, k)
     return starts.astype(np.intp)
