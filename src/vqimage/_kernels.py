@@ -407,13 +407,17 @@ def optimal_fast(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
     ``lam``, the minimum of error + ``lam`` * count over any number of clusters is a concave
     least-weight subsequence problem, solved in one pass over the values (:func:`_penalised`,
     O(m) cost evaluations in practice, O(m log m) at worst). The optimal count falls as
-    ``lam`` rises, so ``lam`` is searched until the count is ``k``: a power-law model of the
-    error curve aims at ``k`` (usually one to three passes), and chords of the curve, which
-    always shrink the bracket, take over when the model misses. When several counts share the
-    optimum at one penalty (a chord step lands on the bracket's ends), the two bracketing
-    solutions are spliced into an exact ``k``-cluster optimum (:func:`_splice`). Total
-    O(m * steps) time and O(m) memory; the divide-and-conquer layer recurrence
-    (O(k m log m)) is kept as a fallback should the search not converge in 100 steps.
+    ``lam`` rises, so ``lam`` is searched until the count is ``k``
+    (:func:`optimal_lagrangian`): log-log interpolation of the penalty between the bracketing
+    solutions (safeguarded by bisection and expansion steps), and chords of the convex error
+    curve, which either find a count strictly inside the bracket or prove that both ends are
+    optimal at one penalty. In that tie the two bracketing solutions are spliced into an exact
+    ``k``-cluster optimum (:func:`_splice`, by the Monge exchange argument), so the result is
+    exact, not approximate. The search is first run on a coarse copy (runs of ``m / (64 k)``
+    values merged, when that is at least 8), whose penalty for ``k`` usually makes the first
+    full pass land on ``k``: one to three O(m) passes on typical data whatever ``k``, O(m)
+    memory. The divide-and-conquer layer recurrence (O(k m log m)) is kept as a fallback
+    should the search not converge in 100 steps.
 
     Prefix sums are taken on data centred at its weighted mean with compensated summation
     (:func:`_prefix_sums`), so cluster costs keep their precision on offset data and on
