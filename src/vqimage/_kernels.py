@@ -1,7 +1,9 @@
 """Compiled kernels (numba), imported only when a problem is too large for numpy.
 
-Keeping numba out of ``import vqimage`` keeps library and CLI start-up fast; the compiled code
-is cached on disk after its first use.
+Exact 1-D k-means on prefix sums: the Lagrangian penalty search (:func:`optimal_fast`, the
+default) and the divide-and-conquer layer recurrence (:func:`optimal_dc`, its fallback and
+test reference). Keeping numba out of ``import vqimage`` keeps library and CLI start-up fast;
+the compiled code is cached on disk after its first use.
 """
 
 from __future__ import annotations
@@ -313,9 +315,36 @@ def optimal_lagrangian(
 ) -> tuple[np.ndarray, int, float]:
     """Start indices of the optimal ``k`` clusters by a search on a per-cluster penalty.
 
-    Returns the starts, the number of penalised solves (negative when the answer was spliced
-    from two solutions tied at one penalty) and the last penalty; ``lam0`` is a first guess.
-    Raises ``RuntimeError`` after ``max_steps`` solves.
+    Parameters
+    ----------
+    p1, p2, pw : ndarray of float64, shape (m + 1,)
+        Prefix sums of ``w * x``, ``w * x**2`` and ``w`` (centred ``x``), from 0.
+    k : int
+        Number of clusters, ``2 <= k < m``.
+    lam0 : float, optional
+        First penalty to try (e.g. from a coarse copy of the problem).
+    max_steps : int
+        Penalised passes allowed before giving up.
+
+    Returns
+    -------
+    starts : ndarray of int64, shape (k,)
+        Index of the first value of each cluster.
+    steps : int
+        Number of penalised passes, negative when the answer was spliced from two
+        solutions tied at one penalty.
+    lam : float
+        The last penalty tried (one at which ``starts`` is optimal).
+
+    Raises
+    ------
+    RuntimeError
+        If no exact answer was found in ``max_steps`` passes.
+
+    Notes
+    -----
+    O(m) time per pass in practice (O(m log m) at worst) and O(m) memory; see
+    :func:`optimal_fast` for the search.
     """
     m = p1.size - 1
     f = np.empty(m + 1)
@@ -368,7 +397,10 @@ def optimal_lagrangian(
         if c == k:
             return starts, step + 1, lam
         if chord and not c_lo < c < c_hi:
-            return _splice(hi_starts, lo_starts, m, k), -(step + 1), lam
+            spliced = _splice(hi_starts, lo_starts, m, k)
+            if spliced.size != k:  # only if rounding broke the Monge exchange
+                raise RuntimeError("no splice of the bracketing solutions")
+            return spliced, -(step + 1), lam
         side = 1 if c > k else -1
         run = run + 1 if side == last else 0
         last = side
