@@ -164,3 +164,45 @@ def test_small_integer_fit_does_not_import_numba():
         "assert 'numba' not in sys.modules, 'numba imported'\n"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+@pytest.mark.parametrize("kind", ["lognormal", "clumps", "int16-weights"])
+def test_hard_shapes_equal_divide_and_conquer(kind):
+    # Heavy tails and clumps make the power-law aim miss and the coarse copy a poor guide:
+    # the bracket's safeguards (bisection, expansion, chords, splices) must still end exact.
+    rng = np.random.default_rng(11)
+    if kind == "lognormal":
+        x = np.unique(rng.lognormal(0.0, 2.0, 30_000))
+        w = np.ones(x.size)
+    elif kind == "clumps":
+        x = np.unique(np.round(rng.choice([0.0, 1.0, 50.0, 51.0], 30_000)
+                               + rng.random(30_000) * 0.3, 4))
+        w = rng.integers(1, 5, x.size).astype(np.float64)
+    else:
+        x = np.unique(np.round(rng.normal(0, 3000, 200_000)))
+        w = np.bincount((np.round(rng.normal(0, 3000, 200_000)) + 40_000).astype(int),
+                        minlength=80_000)[(x + 40_000).astype(int)].astype(np.float64) + 1.0
+    p1, p2, pw = prefix(x, w)
+    for k in (2, 3, 8, 40, 200):
+        got = optimal_fast(x, w, k)
+        check_partition(got, x.size, k)
+        ref = optimal_dc(p1, p2, pw, k)
+        assert sse(x, w, got) == pytest.approx(sse(x, w, ref), rel=1e-9)
+
+
+def test_sklearn_threaded_columns_equal_one_by_one():
+    pytest.importorskip("sklearn")
+    from vqimage import strategies
+    from vqimage.sklearn import KBinsDiscretizer
+
+    rng = np.random.default_rng(2)
+    X = np.c_[rng.standard_normal(30_000), rng.lognormal(0, 1, 30_000),
+              rng.integers(0, 3000, 30_000), np.full(30_000, 4.0)]
+    with pytest.warns(UserWarning, match="Feature 3 is constant"):
+        est = KBinsDiscretizer(n_bins=[6, 8, 5, 3], encode="ordinal", strategy="optimal",
+                               subsample=None).fit(X)
+    for j, k in enumerate([6, 8, 5]):
+        x, c = np.unique(X[:, j], return_counts=True)
+        edges = strategies.optimal(x, c.astype(np.float64), k)
+        edges[0], edges[-1] = X[:, j].min(), X[:, j].max()
+        np.testing.assert_array_equal(est.bin_edges_[j], edges)
