@@ -206,3 +206,20 @@ def test_sklearn_threaded_columns_equal_one_by_one():
         edges = strategies.optimal(x, c.astype(np.float64), k)
         edges[0], edges[-1] = X[:, j].min(), X[:, j].max()
         np.testing.assert_array_equal(est.bin_edges_[j], edges)
+
+
+def test_search_gives_up_to_the_layer_recurrence(monkeypatch):
+    from vqimage import _kernels
+
+    x = np.sort(np.random.default_rng(4).standard_normal(3_000))
+    w = np.ones(x.size)
+    with pytest.raises(RuntimeError):
+        optimal_lagrangian(*prefix(x, w), 37, max_steps=0)
+
+    def give_up(*args, **kwargs):
+        raise RuntimeError("no convergence")
+
+    monkeypatch.setattr(_kernels, "optimal_lagrangian", give_up)
+    got = _kernels.optimal_fast(x, w, 37)
+    check_partition(got, x.size, 37)
+    assert sse(x, w, got) == pytest.approx(sse(x, w, optimal_dc(*prefix(x, w), 37)), rel=1e-12)
