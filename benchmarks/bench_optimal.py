@@ -2,7 +2,7 @@
 
 Run: python benchmarks/bench_optimal.py [--quick] [--full]
 
-Everything runs in one run (peer calls in forked children of the benchmark process, since
+Everything runs in one run (each peer call in a child interpreter on the same data, since
 fast1dkmeans sometimes segfaults), so each ratio compares runs on the same machine state:
 ``vqimage.fit(x, k)`` (histogram + exact fit) against ``fast1dkmeans.cluster`` (Grønlund et
 al.'s methods: the O(n log U) penalty search with interpolation, its default, and at k=8 also
@@ -20,8 +20,8 @@ docs/benchmarks/optimal.md.
 
 from __future__ import annotations
 
-import multiprocessing as mp
 import statistics
+import subprocess
 import sys
 import time
 import warnings
@@ -51,43 +51,41 @@ def median_time(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
     return statistics.median(times), out
 
 
-def _peer_child(conn: Any, name: str, x: np.ndarray, k: int, method: str) -> None:
-    if name == "fast1dkmeans":
-        import fast1dkmeans  # compiles its kernels at import (explicit signatures)
+_PEER = """
+import sys, time, numpy as np
+n, k, name, method = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+x = np.random.default_rng(0).standard_normal(n)
+if name == "fast1dkmeans":
+    import fast1dkmeans  # compiles its kernels at import (explicit signatures)
+    t0 = time.perf_counter()
+    labels = fast1dkmeans.cluster(x, k, method=method)
+else:
+    import kmeans1d
+    t0 = time.perf_counter()
+    labels, _ = kmeans1d.cluster(x, k)
+t = time.perf_counter() - t0
+lab = np.asarray(labels, dtype=np.intp)
+means = np.bincount(lab, weights=x) / np.maximum(np.bincount(lab), 1)
+print(t, float(((x - means[lab]) ** 2).sum()))
+"""
 
-        t0 = time.perf_counter()
-        labels = fast1dkmeans.cluster(x, k, method=method)
-    else:
-        import kmeans1d
 
-        t0 = time.perf_counter()
-        labels, _ = kmeans1d.cluster(x, k)
-    t = time.perf_counter() - t0
-    conn.send((t, sse_of_labels(x, np.asarray(labels))))
-    conn.close()
-
-
-def run_peer(name: str, x: np.ndarray, k: int, method: str = "",
+def run_peer(name: str, n: int, k: int, method: str = "",
              timeout: float = 900.0) -> tuple[float, float] | None:
-    """(time, SSE) of one peer call in a forked child; None if it crashed or timed out.
+    """(time, SSE) of one peer call on the same data, timed in a child process.
 
-    fast1dkmeans (numba) occasionally segfaults on this machine; a child keeps the run alive.
+    fast1dkmeans (numba) sometimes segfaults on this machine, in-process or in a forked child;
+    a fresh interpreter runs it reliably and a crash is reported instead of ending the run.
     """
-    ctx = mp.get_context("fork")
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_peer_child, args=(send, name, x, k, method))
-    proc.start()
-    send.close()
-    out = None
     try:
-        if recv.poll(timeout):
-            out = recv.recv()
-    except EOFError:  # the child died
-        out = None
-    proc.join(5)
-    if proc.is_alive():
-        proc.kill()
-    return out
+        res = subprocess.run([sys.executable, "-c", _PEER, str(n), str(k), name, method or "-"],
+                             capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        return None
+    if res.returncode != 0:
+        return None
+    t, sse = res.stdout.split()
+    return float(t), float(sse)
 
 
 def sse_of_labels(x: np.ndarray, labels: np.ndarray) -> float:
@@ -132,7 +130,7 @@ def bench_fit(quick: bool, full: bool) -> list[str]:
                 methods.append("dynamic-programming-space")
             best = None
             for meth in methods:
-                res = run_peer("fast1dkmeans", x, k, meth)
+                res = run_peer("fast1dkmeans", n, k, meth)
                 if res is None:
                     errs.append(f"{short[meth]}: crashed")
                     continue
@@ -146,7 +144,7 @@ def bench_fit(quick: bool, full: bool) -> list[str]:
                 f1d_cell = "crashed"
         k1d_cell, k1d_ratio = "not run", "—"
         if k <= 8 and n <= 1_000_000:
-            res = run_peer("kmeans1d", x, k)
+            res = run_peer("kmeans1d", n, k)
             if res is not None:
                 errs.append(rel(res[1], sse_vq))
                 k1d_cell, k1d_ratio = fmt_ms(res[0]), f"{res[0] / t_vq:.1f}x"
@@ -207,8 +205,8 @@ def main(argv: list[str]) -> None:
         "against `fast1dkmeans.cluster` (Grønlund et al. 2017; best of the methods timed: the "
         "O(n log U) penalty search and, at k=8, the O(kn) dynamic programme) and "
         "`kmeans1d.cluster` (O(kn) SMAWK). Times are medians of 3 runs for vqimage at 1e6 "
-        "values, single runs otherwise (peers take seconds; each peer call runs in a forked "
-        "child of the benchmark process, timed there, as fast1dkmeans sometimes segfaults). "
+        "values, single runs otherwise (peers take seconds; each peer call runs in a child "
+        "interpreter on the same data, timed there, as fast1dkmeans sometimes segfaults). "
         "The SSE column is each peer's "
         "squared error relative to vqimage's (same order as the peers' columns; 0 = equal "
         "bits). The last table fits scikit-learn's drop-in `vqimage.sklearn.KBinsDiscretizer` "
