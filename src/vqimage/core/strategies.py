@@ -209,10 +209,13 @@ def optimal(x: np.ndarray, w: np.ndarray, n_levels: int) -> np.ndarray:
     Notes
     -----
     Dynamic programming over the ``m`` distinct values with O(1) cluster costs from prefix sums.
-    Small problems (``k * m**2 <= 2e7``) use a vectorized O(k m^2) table in numpy; larger ones a
-    compiled (numba, loaded on first use) divide-and-conquer recurrence in O(k m log m) time and
-    O(k m) memory, valid because the squared-error cost is Monge so optimal split points are
-    monotone.
+    Small problems (``k * m**2 <= 2e7``, e.g. 8-bit images) use a vectorized O(k m^2) table in
+    numpy, without importing numba. Larger ones use a compiled (numba, loaded on first use)
+    Lagrangian relaxation: a search on a per-cluster penalty, each step one O(m) pass of a
+    least-weight-subsequence recurrence, with ties between cluster counts resolved exactly by
+    splicing two optimal solutions; O(m) memory and, in practice, a few passes whatever ``k``
+    (see :func:`vqimage.core._optimal_kernel.optimal_fast`). Both rely on the squared-error cost
+    being Monge, so optimal split points are monotone.
 
     Examples
     --------
@@ -234,17 +237,18 @@ def optimal(x: np.ndarray, w: np.ndarray, n_levels: int) -> np.ndarray:
 def optimal_partition(x: np.ndarray, w: np.ndarray, k: int) -> np.ndarray:
     """Start index of each of the ``k`` clusters of the optimal partition of sorted ``x``."""
     m = x.size
+    if k * m * m > 20_000_000:
+        # Compiled Lagrangian search, O(m) per penalty; numba is imported only here.
+        from vqimage.core._optimal_kernel import optimal_fast
+
+        return optimal_fast(x, w, k)
     # Centring keeps the prefix sums of squares small, so cost differences keep their precision.
     shift = np.dot(w, x) / w.sum()
     xc = x - shift
     p1 = np.r_[0.0, np.cumsum(w * xc)]
     p2 = np.r_[0.0, np.cumsum(w * xc * xc)]
     pw = np.r_[0.0, np.cumsum(w)]
-    if k * m * m <= 20_000_000:
-        return _optimal_dense(p1, p2, pw, k)
-    from vqimage.core._optimal_kernel import optimal_dc
-
-    return optimal_dc(p1, p2, pw, k)
+    return _optimal_dense(p1, p2, pw, k)
 
 
 _PENALTY: dict[int, np.ndarray] = {}
