@@ -49,3 +49,11 @@ for k in (16, 64, 256):
     print(f"{k:>3} colours: PSNR {vqimage.metrics.psnr(c.decompress(), rgb):.2f} dB, "
           f"{size:,} bytes ({8 * size / (rgb.shape[0] * rgb.shape[1]):.2f} bits/pixel, "
           f"{rgb.nbytes / size:.1f}x smaller than raw)")
+
+# %%
+# The same codes as standard files anyone can open: an indexed PNG and a lossless WebP
+# (what ``vqimage compress photo.jpg -o photo.png -k 64`` writes).
+
+c64 = vqimage.compress(rgb, quantizer=vqimage.fit_palette(rgb, 64))
+print(f"64 colours: .vqi {len(c64.tobytes()):,} bytes, PNG {len(c64.to_png()):,} bytes, "
+      f"WebP {len(c64.to_webp()):,} bytes")

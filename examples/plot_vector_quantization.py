@@ -44,7 +44,7 @@ fig = vqimage.plot.image_and_histogram(face, "The raccoon face: 256 gray levels"
 # - ``quantile``: 8 bins holding the same number of pixels;
 # - ``kmeans``: Lloyd's 1-D k-means started from the uniform bins (a local optimum);
 # - ``optimal``: the bins with the smallest possible squared error (exact 1-D k-means,
-#   solved by dynamic programming on the image's 256-bin histogram).
+#   found on the image's 256-bin histogram).
 #
 # The first three are scikit-learn's ``KBinsDiscretizer`` strategies, fitted the same way.
 
@@ -154,7 +154,7 @@ for label, n in sizes:
 
 # %%
 # ``packed.nbytes`` counts the payload, the codebook and the header, so it is a little more
-# than ``768 * 1024 * 3 / 8`` bytes. :func:`vqimage.plot.memory_table` draws the same account,
+# than ``768 * 1024 * 3 / 8`` bytes. :func:`vqimage.viz.plot.memory_table` draws the same account,
 # with a palette PNG of the codes and a PNG of the original for comparison.
 
 fig = vqimage.plot.memory_table(face, q, vqi_bytes=vqi_bytes)
