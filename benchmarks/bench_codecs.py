@@ -108,7 +108,7 @@ def cell(name: str, img: np.ndarray, k: int) -> dict:
 
 
 def _vqi_file(q, shape, codes, codec: str) -> bytes:
-    from vqimage import format as vqi_format
+    from vqimage.vqi import format as vqi_format
 
     payload = CODECS[codec].encode(codes, q.n_levels)
     return vqi_format.write(q, shape, codes.shape, codec, payload)

@@ -12,7 +12,7 @@ run with small sizes). It prints markdown tables:
    the same work runs in memory (``np.asarray(zarr)``, ``vqimage.fit``, ``vqimage.compress``,
    ``save``) as the peer for throughput.
 2. **Batches.** 500 images (384x384 PNG, face crops with noise) compressed with the
-   batch runner (:func:`vqimage.batch.compress_batch`, the code behind ``vqimage compress DIR``)
+   batch runner (:func:`vqimage.cli.batch.compress_batch`, the code behind ``vqimage compress DIR``)
    on a ``distributed.LocalCluster`` of 1 and of 2 worker processes (one thread each), the
    cluster started and warmed before the clock; and on the local process pool with 1 and 2
    workers (pool start-up included). The set-ups alternate for three rounds and each keeps

@@ -421,8 +421,6 @@ def fit_quantizer(image: np.ndarray, options: CompressOptions) -> tuple[Any, lis
     if options.quantizer is not None:
         return options.quantizer, []
     kind = resolve_kind(options.kind, image)
-    if kind != "scalar" and options.psnr is not None:
-        raise ValueError(f"--psnr works with --kind scalar only, not {kind}")
     if kind != "scalar" and _bounded(options):
         raise ValueError(f"--max-error works with --kind scalar only, not {kind}")
     if kind not in ("scalar", "palette") and options.psnr is not None:
