@@ -44,7 +44,7 @@ def sample(name: str, *, gray: bool = False) -> np.ndarray:
         return face(gray=gray)
     if name not in _SKIMAGE:
         raise ValueError(f"unknown sample image {name!r}; choose face or one of {_SKIMAGE}")
-    require("skimage", "the sample images")
+    require("skimage", "loading the sample images")
     from skimage import data as skdata
 
     img = getattr(skdata, name)()

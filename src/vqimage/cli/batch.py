@@ -43,6 +43,7 @@ from vqimage._shared.dtypes import MAX_LEVELS
 from vqimage._shared.fs import atomic_write
 from vqimage._shared.interrupts import caused_by_interrupt
 from vqimage._shared.kinds import KINDS
+from vqimage._shared.optional import MissingDependency
 from vqimage._shared.validation import check_choice
 from vqimage.core.histogram import Histogram, histogram
 from vqimage.vqi.compressed import compress
@@ -227,7 +228,7 @@ def describe_error(exc: BaseException, known: str | os.PathLike[str] | None = No
         return "out of memory"
     text = str(exc).strip()
     first = text.splitlines()[0] if text else ""
-    if isinstance(exc, (ValueError, TypeError)) and first:
+    if isinstance(exc, (ValueError, TypeError, MissingDependency)) and first:
         return first
     return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
 
