@@ -11,10 +11,10 @@ installed silently. A new scikit-learn version is supported once these tests pas
 from __future__ import annotations
 
 import inspect
-import tomllib
 from pathlib import Path
 
 import pytest
+import tomllib
 
 sklearn = pytest.importorskip("sklearn")
 
