@@ -41,7 +41,7 @@ def bench_face(img: np.ndarray, quick: bool) -> list[str]:
     from sklearn.preprocessing import KBinsDiscretizer
 
     out = [
-        "### Raccoon face (768x1024 uint8), 8 levels: fit + encode",
+        "# Raccoon face (768x1024 uint8), 8 levels: fit + encode",
         "",
         row("strategy", "vqimage", "scikit-learn", "speed-up", "MSE vqimage (bin means)",
             "MSE scikit-learn (bin means / inverse_transform)"),
@@ -165,7 +165,7 @@ def bench_large(quick: bool, limit: float) -> list[str]:
         return ["kmeans1d not installed: large-data comparison skipped"]
     rng = np.random.default_rng(0)
     out = [
-        "### `optimal` against kmeans1d on large data",
+        "# `optimal` against kmeans1d on large data",
         "",
         row("data", "k", "vqimage optimal (fit + encode)", "kmeans1d", "speed-up",
             "SSE relative difference"),

@@ -78,10 +78,10 @@ def open_regular(path: str | os.PathLike[str]) -> IO[bytes]:
 
     Examples
     --------
-    >>> open_regular("/dev/zero")  # doctest: +SKIP
+    >>> open_regular("/dev/null")
     Traceback (most recent call last):
     ...
-    vqimage.errors.NotRegularFileError: /dev/zero: not a regular file (a character device); ...
+    vqimage.errors.NotRegularFileError: /dev/null: not a regular file but a character device; ...
     """
     p = os.fspath(path)
     check_regular(p)

@@ -244,8 +244,12 @@ def _has_rich() -> bool:
 
 
 def note_first_compile() -> None:
-    """Say that the numba kernels are being compiled, when they are (first run only)."""
+    """Say that the numba kernels are being compiled, when they are (first run only).
+
+    Only to a person at a terminal, who would otherwise wait in silence; scripts and pipes get
+    no extra line.
+    """
     from vqimage._shared.jit import uncompiled_kernels
 
-    if uncompiled_kernels():
+    if sys.stderr.isatty() and uncompiled_kernels():
         note("compiling kernels, first run only (about 10-20 s; cached on disk afterwards)")
