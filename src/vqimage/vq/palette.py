@@ -637,36 +637,17 @@ def fit_palette_for_psnr(
     >>> db >= 20.0, q.n_levels < 64
     (True, True)
     """
-    from vqimage.errors import TargetUnreachableError
+    from vqimage.core.search import search_levels
 
-    if not (isinstance(target, (int, float)) and math.isfinite(target) and target > 0):
-        raise ValueError(f"target PSNR must be a positive number of dB, got {target!r}")
     h, dtype = _as_histogram(colours, counts)
-    cache: dict[int, tuple[PaletteQuantizer, float]] = {}
-
-    def evaluate(k: int) -> tuple[PaletteQuantizer, float]:
-        if k not in cache:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FewerLevelsWarning)
-                q = _fit_histogram(h, dtype, k, strategy, random_state)
-            cache[k] = (q, _histogram_psnr(h, dtype, q))
-        return cache[k]
-
-    hi = max(2, min(int(max_levels), h.colours.shape[0]))
-    q_hi, db_hi = evaluate(hi)
-    if db_hi < target:
-        raise TargetUnreachableError(
-            f"cannot reach {target:g} dB: {q_hi.n_levels} colours give {db_hi:.2f} dB"
-        )
-    lo = 2
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if evaluate(mid)[1] >= target:
-            hi = mid
-        else:
-            lo = mid + 1
-    q, db = evaluate(hi)
-    return q, db, len(cache)
+    return search_levels(
+        lambda k: _fit_histogram(h, dtype, k, strategy, random_state),
+        lambda q: _histogram_psnr(h, dtype, q),
+        target,
+        max(2, min(int(max_levels), h.colours.shape[0])),
+        unit="colours",
+        ignore=FewerLevelsWarning,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
