@@ -21,11 +21,14 @@ __all__ = [
     "apm_mix",
     "apm_update",
     "coder_bit",
-    "coder_finish",
+    "coder_end",
     "coder_start",
     "decision",
+    "full",
+    "grow",
     "grown",
     "match_input",
+    "match_start",
     "match_update",
     "median",
     "mixer_dot",
@@ -81,7 +84,7 @@ def new_model(slot_bits, bits, hbits, sq):
 
 @njit(**_JIT)
 def coder_start(count, bits, decoding, data):
-    """The arithmetic coder's state ``(out, x1, x2, x, pos)``; ``pos`` -1: data too short.
+    """The arithmetic coder's state ``(out, nout, x1, x2, x, pos)``; ``pos`` -1: data too short.
 
     The decoder reads the first 4 bytes into ``x``; the encoder's output buffer starts at
     about a quarter of the raw size and doubles when full.
@@ -91,11 +94,39 @@ def coder_start(count, bits, decoding, data):
     pos = 0
     if decoding:
         if data.shape[0] < 4:
-            return out, 0, M32, 0, -1
+            return out, 0, 0, M32, 0, -1
         for _ in range(4):
             x = (x << 8) | np.int64(data[pos])
             pos += 1
-    return out, 0, M32, x, pos
+    return out, 0, 0, M32, x, pos
+
+
+@njit(**_JIT)
+def match_start(minlen, bits):
+    """The match model's ``(regmask, reg, mptr, mlen)``: no codes seen, no match."""
+    regmask = np.uint64(0xFFFFFFFFFFFFFFFF) >> np.uint64(64 - minlen * bits)
+    return regmask, np.uint64(0), 0, 0
+
+
+@njit(**_JIT)
+def full(decoding, codes, pos_, out, nout, bits):
+    """Whether a buffer must grow before code ``pos_``: the decoder's codes, or the encoder's
+    bytes (a code's ``bits + 1`` decisions write at most 4 bytes each)."""
+    if decoding:
+        return pos_ >= codes.shape[0]
+    return nout + 4 * (bits + 1) > out.shape[0]
+
+
+@njit(**_JIT)
+def grow(decoding, codes, pos_, total, out, nout):
+    """``(codes, out)`` with the full one doubled (codes: at most ``total``).
+
+    The decoder's code buffer grows only as codes really decode (neighbours are read from
+    the codes themselves), so memory follows what a payload holds, not the size it claims.
+    """
+    if decoding:
+        return grown(codes, pos_, min(total, 2 * codes.shape[0])), out
+    return codes, grown(out, nout, 2 * out.shape[0])
 
 
 @njit(**_JIT)
@@ -136,15 +167,21 @@ def coder_bit(p, y, decoding, x1, x2, x, pos, data, out, nout):
 
 
 @njit(**_JIT)
-def coder_finish(x1, out, nout):
-    """The encoder's output: its bytes and the last 4 of them, the final flush."""
+def coder_end(decoding, pos, data, x1, out, nout, codes):
+    """The kernel's result ``(buffer, byte count, status, codes)``.
+
+    The encoder writes its last 4 bytes (the final flush); the decoder's status is 1 unless
+    the stream ended exactly where the data does.
+    """
+    if decoding:
+        return out, nout, 0 if pos == data.shape[0] else 1, codes
     if nout + 4 > out.shape[0]:
         out = grown(out, nout, out.shape[0] + 4)
     for _ in range(4):
         out[nout] = np.uint8(x1 >> 24)
         nout += 1
         x1 = (x1 << 8) & M32
-    return out[:nout]
+    return out, nout, 0, codes
 
 
 @njit(**_JIT)

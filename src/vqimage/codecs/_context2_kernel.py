@@ -26,14 +26,19 @@ import numpy as np
 from numba import njit
 
 from vqimage.codecs import _cm_kernels as cm
-from vqimage.codecs._context_kernel import RATE, SQUASH, STRETCH
+from vqimage.codecs._context_kernel import (
+    RATE,
+    SQUASH,
+    STRETCH,
+    decode_with,
+    hash_bits,
+    match_length,
+    slot_bits_for,
+)
 from vqimage.errors import FormatError
 
 __all__ = ["decode", "encode", "order_codes"]
 
-LOG2_MAX_ENTRIES = 20  # at most 2**20 probabilities (4 MiB) per model
-LOG2_MAX_HASH = 18
-INITIAL_CODES = 1 << 16
 NMODELS = 6
 NGRAD = 9  # levels of a quantised gradient
 
@@ -41,11 +46,6 @@ NGRAD = 9  # levels of a quantised gradient
 def _direct_sizes(k: int) -> tuple[int, ...]:
     kk = k + 1
     return (kk**6, kk**4, kk**4, k * 125, NGRAD**4, NGRAD**3 * 16)
-
-
-def match_length(bits: int) -> int:
-    """Codes the match model hashes: ``min(64 // bits, max(12, 32 // bits))``."""
-    return min(64 // bits, max(12, 32 // bits))
 
 
 def thresholds(bits: int) -> tuple[int, int, int]:
@@ -92,120 +92,101 @@ def _kernel(codes, rows, width, bits, decoding, data, slot_bits, minlen, hbits, 
     pshift = bits - 4 if bits > 4 else 0
     offsets, table, weights, apm, idx, base, stv, ctx, hashtab, msm = cm.new_model(
         slot_bits, bits, hbits, sq)
+    regmask, reg, mptr, mlen = cm.match_start(minlen, bits)
+    out, nout, x1, x2, x, pos = cm.coder_start(rows * width, bits, decoding, data)
+    if pos < 0:
+        return out, nout, 1, codes
+
+    # The second APM, in the gradient context: starts as the first.
     nga = NGRAD * NGRAD * NGRAD * (2 * bits + 2)
     apm2 = np.empty((nga, 33), dtype=np.int64)
     for s in range(nga):
         for j in range(33):
             apm2[s, j] = apm[0, j]
-    regmask = np.uint64(0xFFFFFFFFFFFFFFFF) >> np.uint64(64 - minlen * bits)
-    reg = np.uint64(0)
-    mptr = 0
-    mlen = 0
-    out, x1, x2, x, pos = cm.coder_start(rows * width, bits, decoding, data)
-    nout = 0
-    if pos < 0:
-        return out, nout, 1, codes
 
-    total = rows * width
-    i = 0
-    j = -1
-    for pos_ in range(total):
-        j += 1
-        if j == width:
-            j = 0
-            i += 1
-        if decoding:
-            if pos_ >= codes.shape[0]:
-                codes = cm.grown(codes, pos_, min(total, 2 * codes.shape[0]))
-        elif nout + 4 * (bits + 1) > out.shape[0]:  # room for this code's bytes
-            out = cm.grown(out, nout, 2 * out.shape[0])
-        # Raw neighbours (k outside the plane) for the pattern contexts ...
-        w_, ww, n_, nw, ne, nn, nne = cm.neighbours(codes, pos_, i, j, width, k)
-        # ... and filled ones (missing neighbours copy a present one) for prediction.
-        wp = w_ if j >= 1 else (n_ if i >= 1 else 0)
-        np_ = n_ if i >= 1 else wp
-        nwp = nw if (i >= 1 and j >= 1) else np_
-        nep = ne if (i >= 1 and j + 1 < width) else np_
-        wwp = ww if j >= 2 else wp
-        pred = cm.median(wp, np_, nwp)
-        g1 = _quant(nep - np_, t1, t2, t3)
-        g2 = _quant(np_ - nwp, t1, t2, t3)
-        g3 = _quant(nwp - wp, t1, t2, t3)
-        g4 = _quant(wp - wwp, t1, t2, t3)
-        cm.pattern_contexts(ctx, w_, ww, n_, nw, ne, nn, nne, kk)
-        ctx[3] = cm.pred_context(pred, wp, np_, nep)
-        ctx[4] = ((g1 * NGRAD + g2) * NGRAD + g3) * NGRAD + g4
-        ctx[5] = (((pred >> pshift) * NGRAD + g1) * NGRAD + g2) * NGRAD + g3
-        gctx = ((g1 * NGRAD + g2) * NGRAD + g3) * (2 * bits + 2)
-        cm.slot_bases(ctx, slot_bits, offsets, bits, base)
-        # The match model's expected code, as a folded residual (-1: no advice).
-        expect = -1
-        if mlen > 0:
-            e = ((np.int64(codes[mptr]) - pred + half) & (k - 1)) - half
-            expect = 2 * e if e >= 0 else -2 * e - 1
-        lb = 4 * (mlen if mlen < 31 else 31)
-        gate = (1 if w_ == n_ else 0) + (2 if expect >= 0 else 0)
-        z = -1
-        if not decoding:
-            e = ((np.int64(codes[pos_]) - pred + half) & (k - 1)) - half
-            z = 2 * e if e >= 0 else -2 * e - 1
-        node = 0
-        zbits = 0
-        for step in range(bits + 1):
-            sel = 4 * node + gate
-            dot = cm.mixer_dot(weights, sel, table, base, node, idx, stv, st)
-            dm, mi, eb = cm.match_input(expect, 0, 1, step, bits, lb, msm, st, stv, weights, sel)
-            pm, lo, wgt = cm.squash_dot(dot + dm, sq)
-            a0, a1, pa = cm.apm_mix(apm, sel, lo, wgt)
-            g = gctx
-            if step > 0:
-                g += 2 * step - 1 + (1 if node > (1 << (step - 1)) else 0)
-            b0, b1, pb = cm.apm_mix(apm2, g, lo, wgt)
-            p = min(max((2 * pm + 3 * pa + 3 * pb) >> 3, 1), 4095)
-            y = 0 if decoding else cm.decision(z, 0, 1, step, bits)
-            y, x1, x2, x, pos, nout = cm.coder_bit(p, y, decoding, x1, x2, x, pos, data, out,
-                                                   nout)
-            if pos < 0:
-                return out, nout, 1, codes
-            cm.mixer_update(weights, sel, stv, y, pm, mi, eb, msm)
-            cm.apm_update(apm, sel, lo, wgt, a0, a1, y)
-            cm.apm_update(apm2, g, lo, wgt, b0, b1, y)
-            cm.table_update(table, idx, y, rate)
-            if expect >= 0 and eb != y:
-                expect = -1
-            if step == 0:
-                if y:
-                    break
-                node = 1
+    for i in range(rows):
+        for j in range(width):
+            pos_ = i * width + j
+            if cm.full(decoding, codes, pos_, out, nout, bits):
+                codes, out = cm.grow(decoding, codes, pos_, rows * width, out, nout)
+            # Raw neighbours (k outside the plane) for the pattern contexts ...
+            w_, ww, n_, nw, ne, nn, nne = cm.neighbours(codes, pos_, i, j, width, k)
+            # ... and filled ones (missing neighbours copy a present one) for prediction.
+            wp = w_ if j >= 1 else (n_ if i >= 1 else 0)
+            np_ = n_ if i >= 1 else wp
+            nwp = nw if (i >= 1 and j >= 1) else np_
+            nep = ne if (i >= 1 and j + 1 < width) else np_
+            wwp = ww if j >= 2 else wp
+            pred = cm.median(wp, np_, nwp)
+            g1 = _quant(nep - np_, t1, t2, t3)
+            g2 = _quant(np_ - nwp, t1, t2, t3)
+            g3 = _quant(nwp - wp, t1, t2, t3)
+            g4 = _quant(wp - wwp, t1, t2, t3)
+            cm.pattern_contexts(ctx, w_, ww, n_, nw, ne, nn, nne, kk)
+            ctx[3] = cm.pred_context(pred, wp, np_, nep)
+            ctx[4] = ((g1 * NGRAD + g2) * NGRAD + g3) * NGRAD + g4
+            ctx[5] = (((pred >> pshift) * NGRAD + g1) * NGRAD + g2) * NGRAD + g3
+            gctx = ((g1 * NGRAD + g2) * NGRAD + g3) * (2 * bits + 2)
+            cm.slot_bases(ctx, slot_bits, offsets, bits, base)
+            # The match model's expected code, as a folded residual (-1: no advice).
+            expect = -1
+            if mlen > 0:
+                e = ((np.int64(codes[mptr]) - pred + half) & (k - 1)) - half
+                expect = 2 * e if e >= 0 else -2 * e - 1
+            lb = 4 * (mlen if mlen < 31 else 31)
+            gate = (1 if w_ == n_ else 0) + (2 if expect >= 0 else 0)
+            z = -1
+            if not decoding:
+                e = ((np.int64(codes[pos_]) - pred + half) & (k - 1)) - half
+                z = 2 * e if e >= 0 else -2 * e - 1
+            node = 0
+            zbits = 0
+            for step in range(bits + 1):
+                sel = 4 * node + gate
+                dot = cm.mixer_dot(weights, sel, table, base, node, idx, stv, st)
+                dm, mi, eb = cm.match_input(expect, 0, 1, step, bits, lb, msm, st, stv, weights,
+                                            sel)
+                pm, lo, wgt = cm.squash_dot(dot + dm, sq)
+                a0, a1, pa = cm.apm_mix(apm, sel, lo, wgt)
+                g = gctx
+                if step > 0:
+                    g += 2 * step - 1 + (1 if node > (1 << (step - 1)) else 0)
+                b0, b1, pb = cm.apm_mix(apm2, g, lo, wgt)
+                p = min(max((2 * pm + 3 * pa + 3 * pb) >> 3, 1), 4095)
+                y = 0 if decoding else cm.decision(z, 0, 1, step, bits)
+                y, x1, x2, x, pos, nout = cm.coder_bit(p, y, decoding, x1, x2, x, pos, data, out,
+                                                       nout)
+                if pos < 0:
+                    return out, nout, 1, codes
+                cm.mixer_update(weights, sel, stv, y, pm, mi, eb, msm)
+                cm.apm_update(apm, sel, lo, wgt, a0, a1, y)
+                cm.apm_update(apm2, g, lo, wgt, b0, b1, y)
+                cm.table_update(table, idx, y, rate)
+                if expect >= 0 and eb != y:
+                    expect = -1
+                if step == 0:
+                    if y:
+                        break
+                    node = 1
+                else:
+                    node = 2 * node + y
+                    zbits = 2 * zbits + y
+            if decoding:
+                zz = 0 if node == 0 else zbits + 1
+                e = (zz >> 1) if (zz & 1) == 0 else -((zz + 1) >> 1)
+                code = (pred + e) & (k - 1)
+                codes[pos_] = code
             else:
-                node = 2 * node + y
-                zbits = 2 * zbits + y
-        if decoding:
-            zz = 0 if node == 0 else zbits + 1
-            e = (zz >> 1) if (zz & 1) == 0 else -((zz + 1) >> 1)
-            code = (pred + e) & (k - 1)
-            codes[pos_] = code
-        else:
-            code = np.int64(codes[pos_])
-        mlen, mptr, reg = cm.match_update(codes, pos_, code, mlen, mptr, reg, regmask, bits,
-                                          minlen, hbits, hashtab)
+                code = np.int64(codes[pos_])
+            mlen, mptr, reg = cm.match_update(codes, pos_, code, mlen, mptr, reg, regmask, bits,
+                                              minlen, hbits, hashtab)
 
-    if decoding:
-        return out, nout, 0 if pos == data.shape[0] else 1, codes
-    out = cm.coder_finish(x1, out, nout)
-    return out, out.shape[0], 0, codes
+    return cm.coder_end(decoding, pos, data, x1, out, nout, codes)
 
 
 def slot_bits(rows: int, width: int, bits: int) -> np.ndarray:
     """log2 of each model's number of context slots (``2**bits`` entries per slot)."""
-    cap = min(LOG2_MAX_ENTRIES, 14 + bits, max(10, (2 * rows * width).bit_length() + bits))
-    out = [max(1, min(cap - bits, (n - 1).bit_length())) for n in _direct_sizes(1 << bits)]
-    return np.array(out, dtype=np.int64)
-
-
-def hash_bits(rows: int, width: int) -> int:
-    """log2 of the match model's hash table size: enough for the codes, 2**10 to 2**18."""
-    return min(LOG2_MAX_HASH, max(10, (rows * width - 1).bit_length()))
+    return slot_bits_for(_direct_sizes(1 << bits), rows, width, bits)
 
 
 def _run(codes: np.ndarray, rows: int, width: int, bits: int, decoding: int, data: np.ndarray):
@@ -271,7 +252,6 @@ def decode(data: bytes, shape: tuple[int, int], bits: int, n_levels: int) -> np.
     Raises :class:`~vqimage.errors.FormatError` when the ordering is not a permutation or
     the stream does not decode to exactly the payload's bytes.
     """
-    rows, width = shape
     if len(data) < 1 or data[0] not in (0, 1):
         raise FormatError("the context2 payload has an unknown ordering byte")
     inverse = None
@@ -284,11 +264,8 @@ def decode(data: bytes, shape: tuple[int, int], bits: int, n_levels: int) -> np.
             raise FormatError("the context2 payload's code ordering is not a permutation")
         inverse = np.argsort(rank).astype(np.uint8)
         start += n_levels
-    codes = np.zeros(min(rows * width, INITIAL_CODES), dtype=np.uint8)
     buf = np.frombuffer(data, dtype=np.uint8, offset=start).copy()
-    _, _, status, codes = _run(codes, rows, width, bits, 1, buf)
-    if status or codes.shape[0] != rows * width:
-        raise FormatError("the context2 payload is corrupt (the coded stream does not match)")
+    codes = decode_with(_run, buf, shape, bits, "context2")
     if inverse is not None:
         if int(codes.max()) >= n_levels:
             raise FormatError("the context2 payload decodes to a code outside the ordering")

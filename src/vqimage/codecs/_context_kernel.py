@@ -110,12 +110,8 @@ def _kernel(codes, rows, width, bits, decoding, data, slot_bits, minlen, hbits, 
     offsets, table, weights, apm, idx, base, stv, ctx, hashtab, msm = cm.new_model(
         slot_bits, bits, hbits, sq)
     # The current match (pointer, length); the codes so far are ``codes`` itself.
-    regmask = np.uint64(0xFFFFFFFFFFFFFFFF) >> np.uint64(64 - minlen * bits)
-    reg = np.uint64(0)
-    mptr = 0
-    mlen = 0
-    out, x1, x2, x, pos = cm.coder_start(rows * width, bits, decoding, data)
-    nout = 0
+    regmask, reg, mptr, mlen = cm.match_start(minlen, bits)
+    out, nout, x1, x2, x, pos = cm.coder_start(rows * width, bits, decoding, data)
     if pos < 0:
         return out, nout, 1, codes
 
@@ -123,66 +119,55 @@ def _kernel(codes, rows, width, bits, decoding, data, slot_bits, minlen, hbits, 
     # with a claimed row width). Outside the plane they read as k. While decoding, ``codes``
     # grows as codes are decoded, so a payload that claims more codes than it holds fails
     # (the stream runs out) before the claimed size is ever allocated.
-    total = rows * width
-    i = 0
-    j = -1
-    for pos_ in range(total):
-        j += 1
-        if j == width:
-            j = 0
-            i += 1
-        if decoding:
-            if pos_ >= codes.shape[0]:
-                codes = cm.grown(codes, pos_, min(total, 2 * codes.shape[0]))
-        elif nout + 4 * (bits + 1) > out.shape[0]:  # room for this code's bytes
-            out = cm.grown(out, nout, 2 * out.shape[0])
-        w_, ww, n_, nw, ne, nn, nne = cm.neighbours(codes, pos_, i, j, width, k)
-        pred = cm.median(w_, n_, nw)
-        if pred >= k:
-            pred = k - 1
-        cm.pattern_contexts(ctx, w_, ww, n_, nw, ne, nn, nne, kk)
-        ctx[3] = cm.pred_context(pred, w_, n_, ne)
-        cm.slot_bases(ctx, slot_bits, offsets, bits, base)
-        expect = np.int64(codes[mptr]) if mlen > 0 else -1
-        lb = 4 * (mlen if mlen < 31 else 31)
-        gate = (1 if w_ == n_ else 0) + (2 if expect >= 0 else 0)
-        code = -1 if decoding else np.int64(codes[pos_])
-        node = 0
-        for step in range(bits + 1):
-            sel = 4 * node + gate
-            dot = cm.mixer_dot(weights, sel, table, base, node, idx, stv, st)
-            dm, mi, eb = cm.match_input(expect, pred, 0, step, bits, lb, msm, st, stv, weights,
-                                        sel)
-            pm, lo, wgt = cm.squash_dot(dot + dm, sq)
-            a0, a1, pa = cm.apm_mix(apm, sel, lo, wgt)
-            p = min(max((pm + 3 * pa) >> 2, 1), 4095)
-            y = 0 if decoding else cm.decision(code, pred, 0, step, bits)
-            y, x1, x2, x, pos, nout = cm.coder_bit(p, y, decoding, x1, x2, x, pos, data, out,
-                                                   nout)
-            if pos < 0:
-                return out, nout, 1, codes
-            cm.mixer_update(weights, sel, stv, y, pm, mi, eb, msm)
-            cm.apm_update(apm, sel, lo, wgt, a0, a1, y)
-            cm.table_update(table, idx, y, rate)
-            if expect >= 0 and eb != y:
-                expect = -1  # the code left the expected path: no more advice
-            if step == 0:
-                if y:
-                    node = k + pred
-                    break
-                node = 1
-            else:
-                node = 2 * node + y
-        if decoding:
-            code = node - k
-            codes[pos_] = code
-        mlen, mptr, reg = cm.match_update(codes, pos_, code, mlen, mptr, reg, regmask, bits,
-                                          minlen, hbits, hashtab)
+    for i in range(rows):
+        for j in range(width):
+            pos_ = i * width + j
+            if cm.full(decoding, codes, pos_, out, nout, bits):
+                codes, out = cm.grow(decoding, codes, pos_, rows * width, out, nout)
+            w_, ww, n_, nw, ne, nn, nne = cm.neighbours(codes, pos_, i, j, width, k)
+            pred = cm.median(w_, n_, nw)
+            if pred >= k:
+                pred = k - 1
+            cm.pattern_contexts(ctx, w_, ww, n_, nw, ne, nn, nne, kk)
+            ctx[3] = cm.pred_context(pred, w_, n_, ne)
+            cm.slot_bases(ctx, slot_bits, offsets, bits, base)
+            expect = np.int64(codes[mptr]) if mlen > 0 else -1
+            lb = 4 * (mlen if mlen < 31 else 31)
+            gate = (1 if w_ == n_ else 0) + (2 if expect >= 0 else 0)
+            code = -1 if decoding else np.int64(codes[pos_])
+            node = 0
+            for step in range(bits + 1):
+                sel = 4 * node + gate
+                dot = cm.mixer_dot(weights, sel, table, base, node, idx, stv, st)
+                dm, mi, eb = cm.match_input(expect, pred, 0, step, bits, lb, msm, st, stv, weights,
+                                            sel)
+                pm, lo, wgt = cm.squash_dot(dot + dm, sq)
+                a0, a1, pa = cm.apm_mix(apm, sel, lo, wgt)
+                p = min(max((pm + 3 * pa) >> 2, 1), 4095)
+                y = 0 if decoding else cm.decision(code, pred, 0, step, bits)
+                y, x1, x2, x, pos, nout = cm.coder_bit(p, y, decoding, x1, x2, x, pos, data, out,
+                                                       nout)
+                if pos < 0:
+                    return out, nout, 1, codes
+                cm.mixer_update(weights, sel, stv, y, pm, mi, eb, msm)
+                cm.apm_update(apm, sel, lo, wgt, a0, a1, y)
+                cm.table_update(table, idx, y, rate)
+                if expect >= 0 and eb != y:
+                    expect = -1  # the code left the expected path: no more advice
+                if step == 0:
+                    if y:
+                        node = k + pred
+                        break
+                    node = 1
+                else:
+                    node = 2 * node + y
+            if decoding:
+                code = node - k
+                codes[pos_] = code
+            mlen, mptr, reg = cm.match_update(codes, pos_, code, mlen, mptr, reg, regmask, bits,
+                                              minlen, hbits, hashtab)
 
-    if decoding:
-        return out, nout, 0 if pos == data.shape[0] else 1, codes
-    out = cm.coder_finish(x1, out, nout)
-    return out, out.shape[0], 0, codes
+    return cm.coder_end(decoding, pos, data, x1, out, nout, codes)
 
 
 def slot_bits(rows: int, width: int, bits: int) -> np.ndarray:
@@ -192,8 +177,13 @@ def slot_bits(rows: int, width: int, bits: int) -> np.ndarray:
     capped at ``2**min(LOG2_MAX_ENTRIES, 14 + bits)`` entries and at about twice the number
     of decisions the plane can make (entries beyond that are never touched).
     """
+    return slot_bits_for(_direct_sizes((1 << bits) + 1), rows, width, bits)
+
+
+def slot_bits_for(sizes: tuple[int, ...], rows: int, width: int, bits: int) -> np.ndarray:
+    """:func:`slot_bits` for models with ``sizes`` distinct contexts (shared with context2)."""
     cap = min(LOG2_MAX_ENTRIES, 14 + bits, max(10, (2 * rows * width).bit_length() + bits))
-    out = [max(1, min(cap - bits, (n - 1).bit_length())) for n in _direct_sizes((1 << bits) + 1)]
+    out = [max(1, min(cap - bits, (n - 1).bit_length())) for n in sizes]
     return np.array(out, dtype=np.int64)
 
 
@@ -223,11 +213,16 @@ def decode(data: bytes, shape: tuple[int, int], bits: int) -> np.ndarray:
     Raises :class:`~vqimage.errors.FormatError` when the stream does not decode to exactly
     the payload's bytes.
     """
+    buf = np.frombuffer(data, dtype=np.uint8).copy()  # writable: one compiled signature
+    return decode_with(_run, buf, shape, bits, "context")
+
+
+def decode_with(run, buf: np.ndarray, shape: tuple[int, int], bits: int, name: str) -> np.ndarray:
+    """Decode ``buf`` with a kernel's ``run``; :class:`FormatError` naming codec ``name``."""
     rows, width = shape
     # Start small: the kernel grows the buffer as codes really decode (see _kernel).
     codes = np.zeros(min(rows * width, INITIAL_CODES), dtype=np.uint8)
-    buf = np.frombuffer(data, dtype=np.uint8).copy()  # writable: one compiled signature
-    _, _, status, codes = _run(codes, rows, width, bits, 1, buf)
+    _, _, status, codes = run(codes, rows, width, bits, 1, buf)
     if status or codes.shape[0] != rows * width:
-        raise FormatError("the context payload is corrupt (the coded stream does not match)")
+        raise FormatError(f"the {name} payload is corrupt (the coded stream does not match)")
     return codes
