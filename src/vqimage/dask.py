@@ -436,9 +436,14 @@ def encode(quantizer: Any, data: Any) -> Any:
     >>> import numpy as np
     >>> from vqimage import Quantizer
     >>> q = Quantizer([0, 10, 20], [5.0, 15.0], dtype=np.uint8)
-    >>> codes = q.encode(da.from_array(np.array([3, 12, 19], dtype=np.uint8), chunks=2))
+    >>> x = da.from_array(np.array([3, 12, 19], dtype=np.uint8), chunks=2)
+    >>> codes = q.encode(x)
     >>> codes.compute()
     array([0, 1, 1], dtype=uint8)
+    >>> q.decode(codes).compute()  # decode() and quantize() are as lazy
+    array([ 5, 15, 15], dtype=uint8)
+    >>> q.quantize(x).compute()
+    array([ 5, 15, 15], dtype=uint8)
     """
     x = _as_dask(data)
     layout = _layout(quantizer, x)
@@ -460,17 +465,7 @@ def _lazy(
 
 
 def decode(quantizer: Any, codes: Any) -> Any:
-    """Lazily decode a dask array of codes (``Quantizer.decode`` calls this).
-
-    Examples
-    --------
-    >>> import dask.array as da
-    >>> import numpy as np
-    >>> from vqimage import Quantizer
-    >>> q = Quantizer([0, 10, 20], [5.0, 15.0], dtype=np.uint8)
-    >>> q.decode(da.from_array(np.array([1, 0], dtype=np.uint8), chunks=1)).compute()
-    array([15,  5], dtype=uint8)
-    """
+    """Lazily decode a dask array of codes (``Quantizer.decode`` calls this; see :func:`encode`)."""
     import dask.array as da
 
     if not isinstance(codes, da.Array):
@@ -494,14 +489,8 @@ def decode(quantizer: Any, codes: Any) -> Any:
 def quantize(quantizer: Any, data: Any) -> Any:
     """Lazily replace every value of a dask array by its level (``Quantizer.quantize``).
 
-    Examples
-    --------
-    >>> import dask.array as da
-    >>> import numpy as np
-    >>> from vqimage import Quantizer
-    >>> q = Quantizer([0, 10, 20], [5.0, 15.0], dtype=np.uint8)
-    >>> q.quantize(da.from_array(np.array([3, 12], dtype=np.uint8), chunks=1)).compute()
-    array([ 5, 15], dtype=uint8)
+    An elementwise quantizer maps each block directly; others encode, then decode. Example: see
+    :func:`encode`.
     """
     x = _as_dask(data)
     if _layout(quantizer, x) == "elementwise":
