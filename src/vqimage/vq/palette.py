@@ -57,9 +57,8 @@ from typing import Any
 
 import numpy as np
 
-from vqimage._shared.dtypes import parse_dtype
 from vqimage._shared.validation import check_choice, check_n_levels
-from vqimage.core.base import FrozenQuantizer
+from vqimage.core.base import FrozenQuantizer, check_codebook, read_description
 from vqimage.errors import FewerLevelsWarning
 
 __all__ = [
@@ -708,17 +707,10 @@ class PaletteQuantizer(FrozenQuantizer):
             raise ValueError(
                 f"codebook has shape {book.shape}; expected (n_levels, 3 or 4)"
             )
-        if not 1 <= book.shape[0] <= 65536:
-            raise ValueError(f"a palette has 1 to 65536 colours, got {book.shape[0]}")
-        if not np.isfinite(book).all():
-            raise ValueError("codebook must be finite")
+        check_codebook(book, "palette", "colours")
         book = _round_codebook(book, 8 * dt.itemsize)
         book.flags.writeable = False
-        set_ = object.__setattr__
-        set_(self, "codebook", book)
-        set_(self, "dtype", dt)
-        set_(self, "strategy", str(strategy))
-        set_(self, "_cache", {})
+        self._set(codebook=book, dtype=dt, strategy=str(strategy))
 
     def __repr__(self) -> str:
         return (
@@ -750,14 +742,10 @@ class PaletteQuantizer(FrozenQuantizer):
         return shape[:-1]
 
     def _book4(self) -> np.ndarray:
-        if "book4" not in self._cache:
-            self._cache["book4"] = _pad4(self.codebook)
-        return self._cache["book4"]
+        return self._cached("book4", lambda: _pad4(self.codebook))
 
     def _colours(self) -> np.ndarray:
-        if "colours" not in self._cache:
-            self._cache["colours"] = self.codebook.astype(self.dtype)
-        return self._cache["colours"]
+        return self._cached("colours", lambda: self.codebook.astype(self.dtype))
 
     # -- the transforms -----------------------------------------------------------------------
     def encode(self, image: Any, *, dither: bool = False) -> np.ndarray:
@@ -875,17 +863,7 @@ class PaletteQuantizer(FrozenQuantizer):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PaletteQuantizer:
         """Rebuild a palette from :meth:`to_dict` output; ``ValueError`` if malformed."""
-        if not isinstance(d, dict):
-            raise ValueError(f"expected a dict describing a quantizer, got {type(d).__name__}")
-        if d.get("kind") != "palette":
-            raise ValueError(f"not a palette quantizer: kind {d.get('kind')!r}")
-        missing = {"codebook", "dtype"} - set(d)
-        if missing:
-            raise ValueError(f"palette description lacks {', '.join(sorted(missing))}")
-        try:
-            dtype = parse_dtype(d["dtype"])  # untrusted text: an allow-list, not np.dtype
-        except ValueError as exc:
-            raise ValueError(f"palette has an unknown dtype {d['dtype']!r}") from exc
+        dtype = read_description(d, "palette", "palette", "palette", {"codebook", "dtype"})
         try:
             return cls(d["codebook"], dtype=dtype, strategy=str(d.get("strategy", "custom")))
         except TypeError as exc:
