@@ -22,6 +22,7 @@ import numpy as np
 from vqimage._shared.validation import check_choice, check_data, check_n_levels
 from vqimage.core.base import FrozenQuantizer, check_codebook, read_description
 from vqimage.errors import FewerLevelsWarning
+from vqimage.vq.palette import reseed_empty
 
 __all__ = ["STRATEGIES", "BlockQuantizer", "fit_blocks"]
 
@@ -127,14 +128,8 @@ def _lloyd(X, w, C, v, max_iter, tol, rng):
 
     for _ in range(3):
         _, labels, dist = K.lloyd_hamerly(X, w, C, v, max_iter, tol)
-        empty = np.flatnonzero(np.bincount(labels, minlength=C.shape[0]) == 0)
-        err = w * dist
-        cand = np.flatnonzero(err > 0)
-        if empty.size == 0 or cand.size == 0:
+        if not reseed_empty(X, w, C, labels, dist, rng):
             break
-        take = min(empty.size, cand.size)
-        pick = rng.choice(cand, size=take, replace=False, p=err[cand] / err[cand].sum())
-        C[empty[:take]] = X[pick]
     return C
 
 

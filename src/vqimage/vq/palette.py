@@ -308,6 +308,23 @@ class _Grid:
 # ----------------------------------------------------------------------------------------------
 
 
+def reseed_empty(X, w, C, labels, dist, rng) -> bool:
+    """Move ``C``'s empty codewords to points drawn by their weighted error; False: none moved.
+
+    ``labels`` and ``dist`` are each point's codeword and squared distance to it (palettes and
+    blocks both re-seed this way, the points drawn by ``rng`` without replacement).
+    """
+    empty = np.flatnonzero(np.bincount(labels, minlength=C.shape[0]) == 0)
+    err = w * dist
+    cand = np.flatnonzero(err > 0)
+    if empty.size == 0 or cand.size == 0:
+        return False
+    take = min(empty.size, cand.size)
+    pick = rng.choice(cand, size=take, replace=False, p=err[cand] / err[cand].sum())
+    C[empty[:take]] = X[pick]
+    return True
+
+
 def _lloyd(X, w, grid, C, max_iter, tol, rng):
     """Lloyd iterations with empty clusters moved to badly served points (seeded by ``rng``)."""
     from vqimage.vq import _palette_kernels as K
@@ -319,14 +336,8 @@ def _lloyd(X, w, grid, C, max_iter, tol, rng):
             X, w, grid.cstart, grid.lo, grid.hi, grid.parent, grid.offset, C, max_iter, tol,
             slack,
         )
-        empty = np.flatnonzero(np.bincount(labels, minlength=C.shape[0]) == 0)
-        err = w * dist
-        cand = np.flatnonzero(err > 0)
-        if empty.size == 0 or cand.size == 0:
+        if not reseed_empty(X, w, C, labels, dist, rng):
             break
-        take = min(empty.size, cand.size)
-        pick = rng.choice(cand, size=take, replace=False, p=err[cand] / err[cand].sum())
-        C[empty[:take]] = X[pick]
     return C
 
 
