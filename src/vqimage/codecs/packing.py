@@ -19,6 +19,8 @@ from typing import Any
 
 import numpy as np
 
+from vqimage._shared.validation import check_int
+
 __all__ = ["pack", "packed_size", "unpack"]
 
 MAX_BITS = 16
@@ -30,12 +32,7 @@ _LOW32 = np.uint64(0x00000000FFFFFFFF)
 
 
 def _check_bits(bits: Any) -> int:
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
-        raise TypeError(f"bits must be an integer, got {bits!r}")
-    b = int(bits)
-    if not 0 <= b <= MAX_BITS:
-        raise ValueError(f"bits must be in [0, {MAX_BITS}], got {b}")
-    return b
+    return check_int(bits, "bits", 0, MAX_BITS)
 
 
 def _check_count(count: Any) -> int:
@@ -155,6 +152,8 @@ def pack(codes: Any, bits: int) -> bytes:
     Examples
     --------
     >>> import numpy as np
+
+from vqimage._shared.validation import check_int
     >>> pack(np.array([1, 2, 3, 4, 5], dtype=np.uint8), 3).hex()
     '29ca'
     >>> pack(np.zeros(5, dtype=np.uint8), 0)
