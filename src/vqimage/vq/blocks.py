@@ -19,6 +19,7 @@ from typing import Any
 
 import numpy as np
 
+from vqimage._shared.reprs import fields_repr
 from vqimage._shared.validation import check_choice, check_data, check_n_levels
 from vqimage.core.base import FrozenQuantizer, check_codebook, read_description
 from vqimage.errors import FewerLevelsWarning
@@ -335,10 +336,8 @@ class BlockQuantizer(FrozenQuantizer):
                   strategy=str(strategy))
 
     def __repr__(self) -> str:
-        return (
-            f"BlockQuantizer(strategy={self.strategy!r}, n_levels={self.n_levels}, "
-            f"block={self.block}, channels={self.channels}, dtype={self.dtype.name})"
-        )
+        return fields_repr("BlockQuantizer", strategy=self.strategy, n_levels=self.n_levels,
+                           block=self.block, channels=self.channels, dtype=self.dtype)
 
     # -- derived attributes -------------------------------------------------------------------
     @property

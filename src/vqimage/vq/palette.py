@@ -57,6 +57,7 @@ from typing import Any
 
 import numpy as np
 
+from vqimage._shared.reprs import fields_repr
 from vqimage._shared.validation import check_choice, check_n_levels
 from vqimage.core.base import FrozenQuantizer, check_codebook, read_description
 from vqimage.errors import FewerLevelsWarning
@@ -724,10 +725,8 @@ class PaletteQuantizer(FrozenQuantizer):
         self._set(codebook=book, dtype=dt, strategy=str(strategy))
 
     def __repr__(self) -> str:
-        return (
-            f"PaletteQuantizer(strategy={self.strategy!r}, n_levels={self.n_levels}, "
-            f"channels={self.channels}, dtype={self.dtype.name})"
-        )
+        return fields_repr("PaletteQuantizer", strategy=self.strategy, n_levels=self.n_levels,
+                           channels=self.channels, dtype=self.dtype)
 
     # -- derived attributes -------------------------------------------------------------------
     @property

@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 
 from vqimage._shared.fs import atomic_file, open_regular
+from vqimage._shared.reprs import fields_repr
 from vqimage.errors import FormatError, NotRegularFileError
 
 __all__ = ["MAGIC", "ChunkedImage", "ChunkedWriter", "is_chunked", "open_chunked"]
@@ -270,11 +271,9 @@ class ChunkedImage:
         return cls(path, shape, q, chunks, entries, size)
 
     def __repr__(self) -> str:
-        return (
-            f"ChunkedImage({self.path!r}, shape={self.shape}, dtype={self.dtype.name}, "
-            f"n_levels={self.quantizer.n_levels}, chunks={self.n_chunks}, codec={self.codec!r}, "
-            f"nbytes={self.nbytes})"
-        )
+        return fields_repr("ChunkedImage", self.path, shape=self.shape, dtype=self.dtype,
+                           n_levels=self.quantizer.n_levels, chunks=self.n_chunks,
+                           codec=self.codec, nbytes=self.nbytes)
 
     @property
     def dtype(self) -> np.dtype:
