@@ -37,6 +37,7 @@ import os
 import struct
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -201,6 +202,7 @@ def open_chunked(path: str | os.PathLike[str]) -> ChunkedImage:
         raise _fail(p, f"{type(exc).__name__}: {exc}") from None
 
 
+@dataclass(repr=False, eq=False)
 class ChunkedImage:
     """A chunked ``.vqi`` file on disk: metadata in memory, chunks read on demand.
 
@@ -218,21 +220,12 @@ class ChunkedImage:
         The file size.
     """
 
-    def __init__(
-        self,
-        path: str,
-        shape: tuple[int, ...],
-        quantizer: Any,
-        chunks: tuple[tuple[int, ...], ...],
-        entries: list[tuple[int, int, int, int]],
-        nbytes: int,
-    ) -> None:
-        self.path = path
-        self.shape = shape
-        self.quantizer = quantizer
-        self.chunks = chunks
-        self._entries = entries
-        self.nbytes = nbytes
+    path: str
+    shape: tuple[int, ...]
+    quantizer: Any
+    chunks: tuple[tuple[int, ...], ...]
+    _entries: list[tuple[int, int, int, int]]  # (offset, length, codec id, crc) per chunk
+    nbytes: int
 
     @classmethod
     def _from_index(cls, path: str, index: dict[str, Any], end: int, size: int) -> ChunkedImage:
