@@ -436,37 +436,36 @@ def encode(quantizer: Any, data: Any) -> Any:
     >>> import numpy as np
     >>> from vqimage import Quantizer
     >>> q = Quantizer([0, 10, 20], [5.0, 15.0], dtype=np.uint8)
-    >>> codes = q.encode(da.from_array(np.array([3, 12, 19], dtype=np.uint8), chunks=2))
+    >>> x = da.from_array(np.array([3, 12, 19], dtype=np.uint8), chunks=2)
+    >>> codes = q.encode(x)
     >>> codes.compute()
     array([0, 1, 1], dtype=uint8)
+    >>> q.decode(codes).compute()  # decode() and quantize() are as lazy
+    array([ 5, 15, 15], dtype=uint8)
+    >>> q.quantize(x).compute()
+    array([ 5, 15, 15], dtype=uint8)
     """
     x = _as_dask(data)
     layout = _layout(quantizer, x)
     token = _token(quantizer, x)
+    dt = quantizer.code_dtype
     if layout == "elementwise":
-        return x.map_blocks(
-            _encode_block, quantizer, dtype=quantizer.code_dtype,
-            meta=_meta(x.ndim, quantizer.code_dtype), name=f"vqimage-encode-{token}",
-        )
+        return _lazy(x, _encode_block, quantizer, f"encode-{token}", dt, x.ndim)
     x = x.rechunk({x.ndim - 1: -1})
-    return x.map_blocks(
-        _encode_block, quantizer, dtype=quantizer.code_dtype, drop_axis=x.ndim - 1,
-        meta=_meta(x.ndim - 1, quantizer.code_dtype), name=f"vqimage-encode-{token}",
-    )
+    return _lazy(x, _encode_block, quantizer, f"encode-{token}", dt, x.ndim - 1,
+                 drop_axis=x.ndim - 1)
+
+
+def _lazy(
+    x: Any, block_fn: Any, quantizer: Any, name: str, dtype: Any, ndim: int, **kw: Any
+) -> Any:
+    """``block_fn(block, quantizer)`` over every block of ``x``: ``ndim`` dims of ``dtype``."""
+    return x.map_blocks(block_fn, quantizer, dtype=dtype, meta=_meta(ndim, dtype),
+                        name=f"vqimage-{name}", **kw)
 
 
 def decode(quantizer: Any, codes: Any) -> Any:
-    """Lazily decode a dask array of codes (``Quantizer.decode`` calls this).
-
-    Examples
-    --------
-    >>> import dask.array as da
-    >>> import numpy as np
-    >>> from vqimage import Quantizer
-    >>> q = Quantizer([0, 10, 20], [5.0, 15.0], dtype=np.uint8)
-    >>> q.decode(da.from_array(np.array([1, 0], dtype=np.uint8), chunks=1)).compute()
-    array([15,  5], dtype=uint8)
-    """
+    """Lazily decode a dask array of codes (``Quantizer.decode`` calls this; see :func:`encode`)."""
     import dask.array as da
 
     if not isinstance(codes, da.Array):
@@ -477,42 +476,26 @@ def decode(quantizer: Any, codes: Any) -> Any:
     ones = (1,) * codes.ndim
     probe = np.asarray(quantizer.decode(np.zeros(ones, codes.dtype)))
     if probe.shape == ones:
-        return codes.map_blocks(
-            _decode_block, quantizer, dtype=probe.dtype, meta=_meta(codes.ndim, probe.dtype),
-            name=f"vqimage-decode-{token}",
-        )
+        return _lazy(codes, _decode_block, quantizer, f"decode-{token}", probe.dtype, codes.ndim)
     if probe.shape[:-1] != ones:
         raise TypeError(
             f"{getattr(quantizer, 'kind', type(quantizer).__name__)} quantizers do not support "
             "dask arrays (codes must map to values or pixels)"
         )
-    channels = probe.shape[-1]
-    return codes.map_blocks(
-        _decode_block, quantizer, dtype=probe.dtype, new_axis=codes.ndim,
-        chunks=(*codes.chunks, (channels,)), meta=_meta(codes.ndim + 1, probe.dtype),
-        name=f"vqimage-decode-{token}",
-    )
+    return _lazy(codes, _decode_block, quantizer, f"decode-{token}", probe.dtype, codes.ndim + 1,
+                 new_axis=codes.ndim, chunks=(*codes.chunks, (probe.shape[-1],)))
 
 
 def quantize(quantizer: Any, data: Any) -> Any:
     """Lazily replace every value of a dask array by its level (``Quantizer.quantize``).
 
-    Examples
-    --------
-    >>> import dask.array as da
-    >>> import numpy as np
-    >>> from vqimage import Quantizer
-    >>> q = Quantizer([0, 10, 20], [5.0, 15.0], dtype=np.uint8)
-    >>> q.quantize(da.from_array(np.array([3, 12], dtype=np.uint8), chunks=1)).compute()
-    array([ 5, 15], dtype=uint8)
+    An elementwise quantizer maps each block directly; others encode, then decode. Example: see
+    :func:`encode`.
     """
     x = _as_dask(data)
     if _layout(quantizer, x) == "elementwise":
         token = _token(quantizer, x)
-        return x.map_blocks(
-            _quantize_block, quantizer, dtype=quantizer.dtype, meta=_meta(x.ndim, quantizer.dtype),
-            name=f"vqimage-quantize-{token}",
-        )
+        return _lazy(x, _quantize_block, quantizer, f"quantize-{token}", quantizer.dtype, x.ndim)
     return decode(quantizer, encode(quantizer, x))
 
 

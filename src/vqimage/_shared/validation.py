@@ -45,6 +45,20 @@ def check_finite(arr: np.ndarray, name: str = "data") -> None:
         raise ValueError(f"{name} contains {what} at index {tuple(int(i) for i in idx)}")
 
 
+def check_int(value: Any, name: str, lo: int, hi: int) -> int:
+    """Return ``value`` as an int in [lo, hi]: ``TypeError`` for a non-integer, else ``ValueError``.
+
+    >>> check_int(3, "bits", 0, 32)
+    3
+    """
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {value!r}")
+    n = int(value)
+    if not lo <= n <= hi:
+        raise ValueError(f"{name} must be in [{lo}, {hi}], got {n}")
+    return n
+
+
 def check_n_levels(n_levels: Any, name: str = "n_levels", maximum: int = MAX_LEVELS) -> int:
     """Return ``n_levels`` as an int in [2, maximum] or raise a one-line error."""
     if isinstance(n_levels, bool) or not isinstance(n_levels, numbers.Integral):

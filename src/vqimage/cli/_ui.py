@@ -48,6 +48,15 @@ def _meta_flag(key: str) -> Callable[[click.Context, click.Parameter, bool], Non
     return callback
 
 
+def vqi_command(f: Callable[..., Any]) -> click.Command:
+    """A command that reads one ``.vqi`` file, the argument ``INPUT`` (decompress, report).
+
+    Use as the outermost decorator, in place of ``click.command``.
+    """
+    f = click.argument("input", type=click.Path(path_type=Path))(f)
+    return click.command(context_settings=CONTEXT)(f)
+
+
 def common_options(f: Callable[..., Any]) -> Callable[..., Any]:
     """``-q/--quiet`` and ``--debug`` on the group and on every command."""
     f = click.option("--debug", is_flag=True, expose_value=False,

@@ -380,39 +380,16 @@ def fit_for_psnr(
     (29, 40.01)
     """
     from vqimage.core.quantizer import fit_histogram
+    from vqimage.core.search import search_levels
 
-    if not (isinstance(target, (int, float)) and math.isfinite(target) and target > 0):
-        raise ValueError(f"target PSNR must be a positive number of dB, got {target!r}")
     peak = None if data_range is None and hist.dtype.kind == "f" else (
         psnr_range(hist) if data_range is None else float(data_range))
-    cache: dict[int, tuple[Any, float]] = {}
-
-    def evaluate(k: int) -> tuple[Any, float]:
-        if k not in cache:
-            with warnings.catch_warnings():
-                # Fewer fitted levels than asked is expected while searching.
-                warnings.simplefilter("ignore")
-                q = fit_histogram(hist, k, strategy=strategy, reconstruction=reconstruction)
-            cache[k] = (q, _hist_psnr(hist, q, peak))
-        return cache[k]
-
-    hi = max(2, min(int(max_levels), hist.values.size))
-    q_hi, db_hi = evaluate(hi)
-    if db_hi < target:
-        from vqimage.errors import TargetUnreachableError
-
-        raise TargetUnreachableError(
-            f"cannot reach {target:g} dB: {q_hi.n_levels} levels give {db_hi:.2f} dB"
-        )
-    lo = 2
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if evaluate(mid)[1] >= target:
-            hi = mid
-        else:
-            lo = mid + 1
-    q, db = evaluate(hi)
-    return q, db, len(cache)
+    return search_levels(
+        lambda k: fit_histogram(hist, k, strategy=strategy, reconstruction=reconstruction),
+        lambda q: _hist_psnr(hist, q, peak),
+        target,
+        max(2, min(int(max_levels), hist.values.size)),
+    )
 
 
 def fit_quantizer(image: np.ndarray, options: CompressOptions) -> tuple[Any, list[str]]:

@@ -10,18 +10,17 @@ import numpy as np
 
 from vqimage._shared.fs import atomic_write
 from vqimage.cli._ui import (
-    CONTEXT,
     CLIError,
     check_output,
     common_options,
     describe,
     fmt_shape,
     say,
+    vqi_command,
 )
 
 
-@click.command(context_settings=CONTEXT)
-@click.argument("input", type=click.Path(path_type=Path))
+@vqi_command
 @click.option("-o", "--output", "output_arg", type=click.Path(),
               help="Image file: .png, .tif/.tiff, .npy (or .bmp/.jpg/.webp for 8-bit), or a "
               "directory.  [default: INPUT with .png for 8/16-bit images, else .tif or .npy]")

@@ -7,7 +7,6 @@ from pathlib import Path
 import click
 
 from vqimage.cli._ui import (
-    CONTEXT,
     CLIError,
     atomic_target,
     check_output,
@@ -15,12 +14,12 @@ from vqimage.cli._ui import (
     describe,
     report_progress,
     say,
+    vqi_command,
 )
 from vqimage.cli.compress import read_prepared
 
 
-@click.command(context_settings=CONTEXT)
-@click.argument("input", type=click.Path(path_type=Path))
+@vqi_command
 @click.option("-o", "--output", type=click.Path(path_type=Path), default=None,
               help="HTML file to write.  [default: INPUT with suffix .html]")
 @click.option("-f", "--force", is_flag=True, help="Replace an existing output.")

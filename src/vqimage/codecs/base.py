@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from vqimage._shared.dtypes import MAX_LEVELS, code_dtype
+from vqimage._shared.validation import check_int
 from vqimage.errors import FormatError
 
 __all__ = ["ZERO_RUN", "Codec", "check_codes", "check_levels"]
@@ -18,12 +19,7 @@ ZERO_RUN = 1 << 16
 
 
 def check_levels(n_levels: Any) -> int:
-    if isinstance(n_levels, bool) or not isinstance(n_levels, (int, np.integer)):
-        raise TypeError(f"n_levels must be an integer, got {n_levels!r}")
-    n = int(n_levels)
-    if not 1 <= n <= MAX_LEVELS:
-        raise ValueError(f"n_levels must be in [1, {MAX_LEVELS}], got {n}")
-    return n
+    return check_int(n_levels, "n_levels", 1, MAX_LEVELS)
 
 
 def check_codes(codes: Any, n_levels: int) -> np.ndarray:

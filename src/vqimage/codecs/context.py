@@ -75,12 +75,10 @@ class ContextCodec(Codec):
         bits = bits_for(n_levels)
         if bits > CONTEXT_MAX_BITS:
             return bytes([_METHOD_LZMA]) + LzmaCodec()._encode(codes, n_levels)
-        from vqimage.codecs import _context_kernel as _contextcoder
-
         plane_shape, axes = plane_view(codes.shape)
         plane = codes if axes is None else np.transpose(codes, axes)
         plane = np.ascontiguousarray(plane, dtype=np.uint8).reshape(plane_shape)
-        return bytes([_METHOD_MODEL]) + _contextcoder.encode(plane, bits)
+        return bytes([_METHOD_MODEL]) + self._encode_plane(plane, bits, n_levels)
 
     def _decode(self, data: bytes, shape: tuple[int, ...], n_levels: int) -> np.ndarray:
         method = data[0]
@@ -93,14 +91,26 @@ class ContextCodec(Codec):
             return LzmaCodec()._decode(body, shape, n_levels)
         if method != _METHOD_MODEL or bits > CONTEXT_MAX_BITS:
             raise FormatError(f"unknown context payload method {method}")
-        from vqimage.codecs import _context_kernel as _contextcoder
-
         plane_shape, axes = plane_view(shape)
-        plane = _contextcoder.decode(body, plane_shape, bits)
+        plane = self._decode_plane(body, plane_shape, bits, n_levels)
         if axes is None:
             return plane.reshape(-1)
         moved = tuple(shape[a] for a in axes)
         return np.transpose(plane.reshape(moved), np.argsort(axes)).reshape(-1)
+
+    def _encode_plane(self, plane: np.ndarray, bits: int, n_levels: int) -> bytes:
+        """The model's bytes for a ``(rows, width)`` uint8 plane (the kernel, imported late)."""
+        from vqimage.codecs import _context_kernel as _contextcoder
+
+        return _contextcoder.encode(plane, bits)
+
+    def _decode_plane(
+        self, body: bytes, plane_shape: tuple[int, int], bits: int, n_levels: int
+    ) -> np.ndarray:
+        """Inverse of :meth:`_encode_plane`: the plane's codes, flattened."""
+        from vqimage.codecs import _context_kernel as _contextcoder
+
+        return _contextcoder.decode(body, plane_shape, bits)
 
     def _check_size(self, payload_len: int, count: int, n_levels: int) -> None:
         if payload_len < 1:

@@ -19,23 +19,19 @@ from typing import Any
 
 import numpy as np
 
+from vqimage._shared.validation import check_int
+
 __all__ = ["pack", "packed_size", "unpack"]
 
 MAX_BITS = 16
 
 # Lane masks: the low half of every 16-, 32- and 64-bit lane of a 64-bit word.
-_LOW8 = np.uint64(0x00FF00FF00FF00FF)
-_LOW16 = np.uint64(0x0000FFFF0000FFFF)
-_LOW32 = np.uint64(0x00000000FFFFFFFF)
+# Multiplying a lane's mask by _REPEAT[n] repeats it in every n-bit part of 64 bits.
+_REPEAT = {16: 0x0001000100010001, 32: 0x0000000100000001, 64: 1}
 
 
 def _check_bits(bits: Any) -> int:
-    if isinstance(bits, bool) or not isinstance(bits, (int, np.integer)):
-        raise TypeError(f"bits must be an integer, got {bits!r}")
-    b = int(bits)
-    if not 0 <= b <= MAX_BITS:
-        raise ValueError(f"bits must be in [0, {MAX_BITS}], got {b}")
-    return b
+    return check_int(bits, "bits", 0, MAX_BITS)
 
 
 def _check_count(count: Any) -> int:
@@ -88,48 +84,31 @@ def _or_rows(buf: np.ndarray, values: np.ndarray, offset: int, stride: int) -> N
         rows |= values[r::k]
 
 
-def _merge8(w: np.ndarray, b: int) -> np.ndarray:
-    """Merge 8 byte lanes (code 0 in the lowest byte) into one ``8*b``-bit value, code 0 first."""
-    x = (w & _LOW8) << np.uint64(b)
-    x |= (w >> np.uint64(8)) & _LOW8
-    y = (x & _LOW16) << np.uint64(2 * b)
-    y |= (x >> np.uint64(16)) & _LOW16
-    z = (y & _LOW32) << np.uint64(4 * b)
-    z |= y >> np.uint64(32)
-    return z
+def _merge(w: np.ndarray, b: int, width: int) -> np.ndarray:
+    """Merge lanes of ``width`` bits (8 or 16; code 0 in the lowest) into one value, code 0 first.
 
-
-def _split8(z: np.ndarray, b: int) -> np.ndarray:
-    """Inverse of :func:`_merge8`: one ``8*b``-bit value back to 8 byte lanes."""
-    m4 = np.uint64((1 << (4 * b)) - 1)
-    m2 = np.uint64(((1 << (2 * b)) - 1) * 0x0000000100000001)
-    m1 = np.uint64(((1 << b) - 1) * 0x0001000100010001)
-    y = z >> np.uint64(4 * b)
-    y |= (z & m4) << np.uint64(32)
-    x = (y >> np.uint64(2 * b)) & m2
-    x |= (y & m2) << np.uint64(16)
-    w = (x >> np.uint64(b)) & m1
-    w |= (x & m1) << np.uint64(8)
+    Each step halves the number of lanes: pairs of neighbouring lanes, ``s`` bits of code each,
+    become one lane of ``2 * s`` bits (the lower lane's code above).
+    """
+    s = b
+    while width < 64:
+        low = np.uint64(((1 << width) - 1) * _REPEAT[2 * width])
+        w = ((w & low) << np.uint64(s)) | ((w >> np.uint64(width)) & low)
+        width *= 2
+        s *= 2
     return w
 
 
-def _merge4(w: np.ndarray, b: int) -> np.ndarray:
-    """Merge 4 16-bit lanes (code 0 lowest) into one ``4*b``-bit value, code 0 first."""
-    y = (w & _LOW16) << np.uint64(b)
-    y |= (w >> np.uint64(16)) & _LOW16
-    z = (y & _LOW32) << np.uint64(2 * b)
-    z |= y >> np.uint64(32)
+def _split(z: np.ndarray, b: int, width: int) -> np.ndarray:
+    """Inverse of :func:`_merge`: one value of ``64 // width`` codes back to lanes of ``width``."""
+    s = b * 32 // width
+    lane = 32
+    while lane >= width:
+        m = np.uint64(((1 << s) - 1) * _REPEAT[2 * lane])
+        z = ((z >> np.uint64(s)) & m) | ((z & m) << np.uint64(lane))
+        lane //= 2
+        s //= 2
     return z
-
-
-def _split4(z: np.ndarray, b: int) -> np.ndarray:
-    m2 = np.uint64((1 << (2 * b)) - 1)
-    m1 = np.uint64(((1 << b) - 1) * 0x0000000100000001)
-    y = z >> np.uint64(2 * b)
-    y |= (z & m2) << np.uint64(32)
-    w = (y >> np.uint64(b)) & m1
-    w |= (y & m1) << np.uint64(16)
-    return w
 
 
 def pack(codes: Any, bits: int) -> bytes:
@@ -155,6 +134,8 @@ def pack(codes: Any, bits: int) -> bytes:
     Examples
     --------
     >>> import numpy as np
+
+from vqimage._shared.validation import check_int
     >>> pack(np.array([1, 2, 3, 4, 5], dtype=np.uint8), 3).hex()
     '29ca'
     >>> pack(np.zeros(5, dtype=np.uint8), 0)
@@ -184,14 +165,14 @@ def pack(codes: Any, bits: int) -> bytes:
         return np.packbits(flat.astype(np.uint8, copy=False)).tobytes()
     buf = np.zeros(n * b // 8 + 16, dtype=np.uint8)
     if b < 8:
-        z = _merge8(_words(flat, np.dtype(np.uint8)), b)
+        z = _merge(_words(flat, np.dtype(np.uint8)), b, 8)
         z <<= np.uint64(64 - 8 * b)  # the group's b bytes first, then zeros
         _or_rows(buf, z, 0, b)
     else:
         # 9..15 bits: a group of 8 codes is 8*b = 72..120 bits, made of two 4-code halves.
         words = _words(flat, np.dtype("<u2")).reshape(-1, 2)
-        first = _merge4(words[:, 0], b)
-        second = _merge4(words[:, 1], b)
+        first = _merge(words[:, 0], b, 16)
+        second = _merge(words[:, 1], b, 16)
         spill = 8 * b - 64  # bits of the second half that go past the first 8 bytes
         top = first << np.uint64(64 - 4 * b)
         top |= second >> np.uint64(spill)
@@ -249,7 +230,7 @@ def unpack(data: Any, bits: int, count: int) -> np.ndarray:
     top = _rows(padded, 0, b, groups).astype(np.uint64)
     if b < 8:
         top >>= np.uint64(64 - 8 * b)
-        return _split8(top, b).view(np.uint8)[:n].copy()
+        return _split(top, b, 8).view(np.uint8)[:n].copy()
     spill = 8 * b - 64
     mask = np.uint64((1 << (4 * b)) - 1)
     second = _rows(padded, 8, b, groups).astype(np.uint64)
@@ -258,6 +239,6 @@ def unpack(data: Any, bits: int, count: int) -> np.ndarray:
     second &= mask
     top >>= np.uint64(64 - 4 * b)
     words = np.empty((groups, 2), dtype=np.uint64)
-    words[:, 0] = _split4(top, b)
-    words[:, 1] = _split4(second, b)
+    words[:, 0] = _split(top, b, 16)
+    words[:, 1] = _split(second, b, 16)
     return words.view("<u2").reshape(-1)[:n].astype(np.uint16)

@@ -3,16 +3,50 @@
 from __future__ import annotations
 
 import math
-from typing import Any
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 import numpy as np
 
-__all__ = ["FrozenQuantizer", "code_dtype"]
+from vqimage._shared.dtypes import parse_dtype
+
+__all__ = ["FrozenQuantizer", "check_codebook", "code_dtype", "read_description"]
+
+T = TypeVar("T")
 
 
 def code_dtype(n_levels: int) -> np.dtype:
     """Smallest unsigned dtype that holds codes ``0 .. n_levels - 1``."""
     return np.dtype(np.uint8) if n_levels <= 256 else np.dtype(np.uint16)
+
+
+def read_description(
+    d: Any, kind: str, label: str, noun: str, required: set[str], *, default: str | None = None
+) -> np.dtype:
+    """Check a ``to_dict`` description of a ``kind`` quantizer; return its dtype.
+
+    ``ValueError`` (naming the ``label`` kind or the ``noun``) unless ``d`` is a dict of that
+    kind (``default``: the kind of a dict without one) holding ``required`` and a known dtype.
+    """
+    if not isinstance(d, dict):
+        raise ValueError(f"expected a dict describing a quantizer, got {type(d).__name__}")
+    if d.get("kind", default) != kind:
+        raise ValueError(f"not a {label} quantizer: kind {d.get('kind')!r}")
+    missing = required - set(d)
+    if missing:
+        raise ValueError(f"{noun} description lacks {', '.join(sorted(missing))}")
+    try:
+        return parse_dtype(d["dtype"])  # untrusted text: an allow-list, not np.dtype
+    except ValueError as exc:
+        raise ValueError(f"{noun} has an unknown dtype {d['dtype']!r}") from exc
+
+
+def check_codebook(book: np.ndarray, noun: str, items: str) -> None:
+    """``ValueError`` unless a 2-D codebook has 1 to 65536 rows (``items``) and is finite."""
+    if not 1 <= book.shape[0] <= 65536:
+        raise ValueError(f"a {noun} has 1 to 65536 {items}, got {book.shape[0]}")
+    if not np.isfinite(book).all():
+        raise ValueError("codebook must be finite")
 
 
 class FrozenQuantizer:
@@ -34,10 +68,21 @@ class FrozenQuantizer:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         other = type(self).from_dict(state)  # type: ignore[attr-defined]
-        for name in self._STATE:
-            object.__setattr__(self, name, getattr(other, name))
+        self._set(**{name: getattr(other, name) for name in self._STATE})
+
+    def _set(self, **state: Any) -> None:
+        """Set attributes of a new instance (read-only after) and, if declared, an empty cache."""
+        for name, value in state.items():
+            object.__setattr__(self, name, value)
         if "_cache" in type(self).__slots__:
             object.__setattr__(self, "_cache", {})
+
+    def _cached(self, key: str, make: Callable[[], T]) -> T:
+        """``make()``, computed once per instance (lookup tables kept in ``_cache``)."""
+        cache = self._cache  # type: ignore[attr-defined]
+        if key not in cache:
+            cache[key] = make()
+        return cache[key]  # type: ignore[no-any-return]
 
     def __eq__(self, other: object) -> bool:
         # Two quantizers are equal when they describe the same mapping: same family, same

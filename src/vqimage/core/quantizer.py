@@ -9,10 +9,9 @@ from typing import Any
 import numpy as np
 
 from vqimage._shared.arrays import adapter_for
-from vqimage._shared.dtypes import parse_dtype
 from vqimage._shared.validation import check_choice, check_data, check_n_levels, check_sample_weight
 from vqimage.core import strategies as _strategies
-from vqimage.core.base import FrozenQuantizer, code_dtype
+from vqimage.core.base import FrozenQuantizer, code_dtype, read_description
 from vqimage.core.histogram import Histogram, _histogram
 from vqimage.errors import FewerLevelsWarning
 
@@ -173,14 +172,9 @@ class Quantizer(FrozenQuantizer):
             levels.flags.writeable = False
         e.flags.writeable = False
         c.flags.writeable = False
+        self._set(edges=e, codebook=c, dtype=dt, strategy=str(strategy),
+                  reconstruction=str(reconstruction), _levels=levels)
         set_ = object.__setattr__
-        set_(self, "edges", e)
-        set_(self, "codebook", c)
-        set_(self, "dtype", dt)
-        set_(self, "strategy", str(strategy))
-        set_(self, "reconstruction", str(reconstruction))
-        set_(self, "_levels", levels)
-        set_(self, "_cache", {})
         # An error-bounded fit's guarantee travels with it (to_dict, .vqi files, pickles).
         set_(self, "error_bound", None if error_bound is None else float(error_bound))
         set_(self, "max_error", None if max_error is None else float(max_error))
@@ -358,17 +352,8 @@ class Quantizer(FrozenQuantizer):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> Quantizer:
         """Rebuild a quantizer from :meth:`to_dict` output; ``ValueError`` if malformed."""
-        if not isinstance(d, dict):
-            raise ValueError(f"expected a dict describing a quantizer, got {type(d).__name__}")
-        if d.get("kind", "scalar") != "scalar":
-            raise ValueError(f"not a scalar quantizer: kind {d.get('kind')!r}")
-        missing = {"edges", "codebook", "dtype"} - set(d)
-        if missing:
-            raise ValueError(f"quantizer description lacks {', '.join(sorted(missing))}")
-        try:
-            dtype = parse_dtype(d["dtype"])  # untrusted text: an allow-list, not np.dtype
-        except ValueError as exc:
-            raise ValueError(f"quantizer has an unknown dtype {d['dtype']!r}") from exc
+        required = {"edges", "codebook", "dtype"}
+        dtype = read_description(d, "scalar", "scalar", "quantizer", required, default="scalar")
         try:
             edges = np.asarray(d["edges"], dtype=np.float64)
             book = np.asarray(d["codebook"], dtype=np.float64)

@@ -19,10 +19,11 @@ from typing import Any
 
 import numpy as np
 
-from vqimage._shared.dtypes import parse_dtype
+from vqimage._shared.reprs import fields_repr
 from vqimage._shared.validation import check_choice, check_data, check_n_levels
-from vqimage.core.base import FrozenQuantizer
+from vqimage.core.base import FrozenQuantizer, check_codebook, read_description
 from vqimage.errors import FewerLevelsWarning
+from vqimage.vq.palette import reseed_empty
 
 __all__ = ["STRATEGIES", "BlockQuantizer", "fit_blocks"]
 
@@ -128,14 +129,8 @@ def _lloyd(X, w, C, v, max_iter, tol, rng):
 
     for _ in range(3):
         _, labels, dist = K.lloyd_hamerly(X, w, C, v, max_iter, tol)
-        empty = np.flatnonzero(np.bincount(labels, minlength=C.shape[0]) == 0)
-        err = w * dist
-        cand = np.flatnonzero(err > 0)
-        if empty.size == 0 or cand.size == 0:
+        if not reseed_empty(X, w, C, labels, dist, rng):
             break
-        take = min(empty.size, cand.size)
-        pick = rng.choice(cand, size=take, replace=False, p=err[cand] / err[cand].sum())
-        C[empty[:take]] = X[pick]
     return C
 
 
@@ -334,25 +329,15 @@ class BlockQuantizer(FrozenQuantizer):
                 f"codebook has shape {book.shape}; blocks of {bh}x{bw}x{channels or 1} need "
                 f"(n_levels, {dim})"
             )
-        if not 1 <= book.shape[0] <= 65536:
-            raise ValueError(f"a codebook has 1 to 65536 codewords, got {book.shape[0]}")
-        if not np.isfinite(book).all():
-            raise ValueError("codebook must be finite")
+        check_codebook(book, "codebook", "codewords")
         book = np.ascontiguousarray(_round_book(book, dt))
         book.flags.writeable = False
-        set_ = object.__setattr__
-        set_(self, "codebook", book)
-        set_(self, "block", (bh, bw))
-        set_(self, "channels", channels)
-        set_(self, "dtype", dt)
-        set_(self, "strategy", str(strategy))
-        set_(self, "_cache", {})
+        self._set(codebook=book, block=(bh, bw), channels=channels, dtype=dt,
+                  strategy=str(strategy))
 
     def __repr__(self) -> str:
-        return (
-            f"BlockQuantizer(strategy={self.strategy!r}, n_levels={self.n_levels}, "
-            f"block={self.block}, channels={self.channels}, dtype={self.dtype.name})"
-        )
+        return fields_repr("BlockQuantizer", strategy=self.strategy, n_levels=self.n_levels,
+                           block=self.block, channels=self.channels, dtype=self.dtype)
 
     # -- derived attributes -------------------------------------------------------------------
     @property
@@ -380,9 +365,7 @@ class BlockQuantizer(FrozenQuantizer):
         return (gh * self.block[0], gw * self.block[1], *shape[2:])
 
     def _decode_table(self) -> np.ndarray:
-        if "dec" not in self._cache:
-            self._cache["dec"] = self.codebook.astype(self.dtype)
-        return self._cache["dec"]
+        return self._cached("dec", lambda: self.codebook.astype(self.dtype))
 
     # -- the transforms -----------------------------------------------------------------------
     def encode(self, image: Any, *, dither: bool = False) -> np.ndarray:
@@ -462,17 +445,8 @@ class BlockQuantizer(FrozenQuantizer):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> BlockQuantizer:
         """Rebuild a block quantizer from :meth:`to_dict` output; ``ValueError`` if malformed."""
-        if not isinstance(d, dict):
-            raise ValueError(f"expected a dict describing a quantizer, got {type(d).__name__}")
-        if d.get("kind") != "blocks":
-            raise ValueError(f"not a block quantizer: kind {d.get('kind')!r}")
-        missing = {"codebook", "dtype", "block"} - set(d)
-        if missing:
-            raise ValueError(f"block quantizer description lacks {', '.join(sorted(missing))}")
-        try:
-            dtype = parse_dtype(d["dtype"])  # untrusted text: an allow-list, not np.dtype
-        except ValueError as exc:
-            raise ValueError(f"block quantizer has an unknown dtype {d['dtype']!r}") from exc
+        required = {"codebook", "dtype", "block"}
+        dtype = read_description(d, "blocks", "block", "block quantizer", required)
         try:
             return cls(
                 d["codebook"],

@@ -57,9 +57,9 @@ from typing import Any
 
 import numpy as np
 
-from vqimage._shared.dtypes import parse_dtype
+from vqimage._shared.reprs import fields_repr
 from vqimage._shared.validation import check_choice, check_n_levels
-from vqimage.core.base import FrozenQuantizer
+from vqimage.core.base import FrozenQuantizer, check_codebook, read_description
 from vqimage.errors import FewerLevelsWarning
 
 __all__ = [
@@ -309,6 +309,23 @@ class _Grid:
 # ----------------------------------------------------------------------------------------------
 
 
+def reseed_empty(X, w, C, labels, dist, rng) -> bool:
+    """Move ``C``'s empty codewords to points drawn by their weighted error; False: none moved.
+
+    ``labels`` and ``dist`` are each point's codeword and squared distance to it (palettes and
+    blocks both re-seed this way, the points drawn by ``rng`` without replacement).
+    """
+    empty = np.flatnonzero(np.bincount(labels, minlength=C.shape[0]) == 0)
+    err = w * dist
+    cand = np.flatnonzero(err > 0)
+    if empty.size == 0 or cand.size == 0:
+        return False
+    take = min(empty.size, cand.size)
+    pick = rng.choice(cand, size=take, replace=False, p=err[cand] / err[cand].sum())
+    C[empty[:take]] = X[pick]
+    return True
+
+
 def _lloyd(X, w, grid, C, max_iter, tol, rng):
     """Lloyd iterations with empty clusters moved to badly served points (seeded by ``rng``)."""
     from vqimage.vq import _palette_kernels as K
@@ -320,14 +337,8 @@ def _lloyd(X, w, grid, C, max_iter, tol, rng):
             X, w, grid.cstart, grid.lo, grid.hi, grid.parent, grid.offset, C, max_iter, tol,
             slack,
         )
-        empty = np.flatnonzero(np.bincount(labels, minlength=C.shape[0]) == 0)
-        err = w * dist
-        cand = np.flatnonzero(err > 0)
-        if empty.size == 0 or cand.size == 0:
+        if not reseed_empty(X, w, C, labels, dist, rng):
             break
-        take = min(empty.size, cand.size)
-        pick = rng.choice(cand, size=take, replace=False, p=err[cand] / err[cand].sum())
-        C[empty[:take]] = X[pick]
     return C
 
 
@@ -637,36 +648,17 @@ def fit_palette_for_psnr(
     >>> db >= 20.0, q.n_levels < 64
     (True, True)
     """
-    from vqimage.errors import TargetUnreachableError
+    from vqimage.core.search import search_levels
 
-    if not (isinstance(target, (int, float)) and math.isfinite(target) and target > 0):
-        raise ValueError(f"target PSNR must be a positive number of dB, got {target!r}")
     h, dtype = _as_histogram(colours, counts)
-    cache: dict[int, tuple[PaletteQuantizer, float]] = {}
-
-    def evaluate(k: int) -> tuple[PaletteQuantizer, float]:
-        if k not in cache:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", FewerLevelsWarning)
-                q = _fit_histogram(h, dtype, k, strategy, random_state)
-            cache[k] = (q, _histogram_psnr(h, dtype, q))
-        return cache[k]
-
-    hi = max(2, min(int(max_levels), h.colours.shape[0]))
-    q_hi, db_hi = evaluate(hi)
-    if db_hi < target:
-        raise TargetUnreachableError(
-            f"cannot reach {target:g} dB: {q_hi.n_levels} colours give {db_hi:.2f} dB"
-        )
-    lo = 2
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if evaluate(mid)[1] >= target:
-            hi = mid
-        else:
-            lo = mid + 1
-    q, db = evaluate(hi)
-    return q, db, len(cache)
+    return search_levels(
+        lambda k: _fit_histogram(h, dtype, k, strategy, random_state),
+        lambda q: _histogram_psnr(h, dtype, q),
+        target,
+        max(2, min(int(max_levels), h.colours.shape[0])),
+        unit="colours",
+        ignore=FewerLevelsWarning,
+    )
 
 
 # ----------------------------------------------------------------------------------------------
@@ -727,23 +719,14 @@ class PaletteQuantizer(FrozenQuantizer):
             raise ValueError(
                 f"codebook has shape {book.shape}; expected (n_levels, 3 or 4)"
             )
-        if not 1 <= book.shape[0] <= 65536:
-            raise ValueError(f"a palette has 1 to 65536 colours, got {book.shape[0]}")
-        if not np.isfinite(book).all():
-            raise ValueError("codebook must be finite")
+        check_codebook(book, "palette", "colours")
         book = _round_codebook(book, 8 * dt.itemsize)
         book.flags.writeable = False
-        set_ = object.__setattr__
-        set_(self, "codebook", book)
-        set_(self, "dtype", dt)
-        set_(self, "strategy", str(strategy))
-        set_(self, "_cache", {})
+        self._set(codebook=book, dtype=dt, strategy=str(strategy))
 
     def __repr__(self) -> str:
-        return (
-            f"PaletteQuantizer(strategy={self.strategy!r}, n_levels={self.n_levels}, "
-            f"channels={self.channels}, dtype={self.dtype.name})"
-        )
+        return fields_repr("PaletteQuantizer", strategy=self.strategy, n_levels=self.n_levels,
+                           channels=self.channels, dtype=self.dtype)
 
     # -- derived attributes -------------------------------------------------------------------
     @property
@@ -769,14 +752,10 @@ class PaletteQuantizer(FrozenQuantizer):
         return shape[:-1]
 
     def _book4(self) -> np.ndarray:
-        if "book4" not in self._cache:
-            self._cache["book4"] = _pad4(self.codebook)
-        return self._cache["book4"]
+        return self._cached("book4", lambda: _pad4(self.codebook))
 
     def _colours(self) -> np.ndarray:
-        if "colours" not in self._cache:
-            self._cache["colours"] = self.codebook.astype(self.dtype)
-        return self._cache["colours"]
+        return self._cached("colours", lambda: self.codebook.astype(self.dtype))
 
     # -- the transforms -----------------------------------------------------------------------
     def encode(self, image: Any, *, dither: bool = False) -> np.ndarray:
@@ -894,17 +873,7 @@ class PaletteQuantizer(FrozenQuantizer):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> PaletteQuantizer:
         """Rebuild a palette from :meth:`to_dict` output; ``ValueError`` if malformed."""
-        if not isinstance(d, dict):
-            raise ValueError(f"expected a dict describing a quantizer, got {type(d).__name__}")
-        if d.get("kind") != "palette":
-            raise ValueError(f"not a palette quantizer: kind {d.get('kind')!r}")
-        missing = {"codebook", "dtype"} - set(d)
-        if missing:
-            raise ValueError(f"palette description lacks {', '.join(sorted(missing))}")
-        try:
-            dtype = parse_dtype(d["dtype"])  # untrusted text: an allow-list, not np.dtype
-        except ValueError as exc:
-            raise ValueError(f"palette has an unknown dtype {d['dtype']!r}") from exc
+        dtype = read_description(d, "palette", "palette", "palette", {"codebook", "dtype"})
         try:
             return cls(d["codebook"], dtype=dtype, strategy=str(d.get("strategy", "custom")))
         except TypeError as exc:

@@ -37,11 +37,13 @@ import os
 import struct
 import zlib
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from vqimage._shared.fs import atomic_file, open_regular
+from vqimage._shared.reprs import fields_repr
 from vqimage.errors import FormatError, NotRegularFileError
 
 __all__ = ["MAGIC", "ChunkedImage", "ChunkedWriter", "is_chunked", "open_chunked"]
@@ -200,6 +202,7 @@ def open_chunked(path: str | os.PathLike[str]) -> ChunkedImage:
         raise _fail(p, f"{type(exc).__name__}: {exc}") from None
 
 
+@dataclass(repr=False, eq=False)
 class ChunkedImage:
     """A chunked ``.vqi`` file on disk: metadata in memory, chunks read on demand.
 
@@ -217,21 +220,12 @@ class ChunkedImage:
         The file size.
     """
 
-    def __init__(
-        self,
-        path: str,
-        shape: tuple[int, ...],
-        quantizer: Any,
-        chunks: tuple[tuple[int, ...], ...],
-        entries: list[tuple[int, int, int, int]],
-        nbytes: int,
-    ) -> None:
-        self.path = path
-        self.shape = shape
-        self.quantizer = quantizer
-        self.chunks = chunks
-        self._entries = entries
-        self.nbytes = nbytes
+    path: str
+    shape: tuple[int, ...]
+    quantizer: Any
+    chunks: tuple[tuple[int, ...], ...]
+    _entries: list[tuple[int, int, int, int]]  # (offset, length, codec id, crc) per chunk
+    nbytes: int
 
     @classmethod
     def _from_index(cls, path: str, index: dict[str, Any], end: int, size: int) -> ChunkedImage:
@@ -270,11 +264,9 @@ class ChunkedImage:
         return cls(path, shape, q, chunks, entries, size)
 
     def __repr__(self) -> str:
-        return (
-            f"ChunkedImage({self.path!r}, shape={self.shape}, dtype={self.dtype.name}, "
-            f"n_levels={self.quantizer.n_levels}, chunks={self.n_chunks}, codec={self.codec!r}, "
-            f"nbytes={self.nbytes})"
-        )
+        return fields_repr("ChunkedImage", self.path, shape=self.shape, dtype=self.dtype,
+                           n_levels=self.quantizer.n_levels, chunks=self.n_chunks,
+                           codec=self.codec, nbytes=self.nbytes)
 
     @property
     def dtype(self) -> np.dtype:

@@ -14,6 +14,7 @@ import numpy as np
 
 from vqimage._shared.arrays import adapter_for
 from vqimage._shared.fs import atomic_write, open_regular
+from vqimage._shared.reprs import fields_repr
 from vqimage._shared.validation import check_choice, check_data
 from vqimage.codecs import CODEC_CHOICES, encode_best, get_codec
 from vqimage.core.quantizer import fit
@@ -82,10 +83,8 @@ class CompressedImage:
         self._header: bytes | None = None
 
     def __repr__(self) -> str:
-        return (
-            f"CompressedImage(shape={self.shape}, dtype={self.dtype.name}, "
-            f"n_levels={self.quantizer.n_levels}, codec={self.codec!r}, nbytes={self.nbytes})"
-        )
+        return fields_repr("CompressedImage", shape=self.shape, dtype=self.dtype,
+                           n_levels=self.quantizer.n_levels, codec=self.codec, nbytes=self.nbytes)
 
     @property
     def dtype(self) -> np.dtype:
