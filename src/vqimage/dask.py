@@ -49,6 +49,7 @@ import numpy as np
 
 from vqimage._shared.validation import check_choice, check_n_levels
 from vqimage.core.histogram import Histogram, _histogram
+from vqimage.core.protocol import QuantizerProtocol
 
 __all__ = [
     "DEFAULT_BINS",
@@ -381,7 +382,7 @@ def fit(
     return fit_histogram(hist, n, strategy=strategy, reconstruction=reconstruction)
 
 
-def _token(quantizer: Any, *args: Any) -> str:
+def _token(quantizer: QuantizerProtocol, *args: Any) -> str:
     from dask.base import tokenize
 
     return tokenize(json.dumps(quantizer.to_dict(), sort_keys=True), *args)
@@ -392,7 +393,7 @@ def _meta(ndim: int, dtype: Any) -> np.ndarray:
     return np.empty((0,) * ndim, dtype=dtype)
 
 
-def _layout(quantizer: Any, x: Any) -> str:
+def _layout(quantizer: QuantizerProtocol, x: Any) -> str:
     """How codes relate to values: one code per value, or one per pixel (last axis dropped)."""
     shape = tuple(int(s) for s in x.shape)
     code_shape = tuple(quantizer.code_shape(shape))
@@ -406,24 +407,30 @@ def _layout(quantizer: Any, x: Any) -> str:
     )
 
 
-def _encode_block(block: np.ndarray, quantizer: Any, block_id: Any = None) -> np.ndarray:
+def _encode_block(
+    block: np.ndarray, quantizer: QuantizerProtocol, block_id: Any = None
+) -> np.ndarray:
     _check_block(block, block_id or ())
     return quantizer.encode(block)
 
 
-def _quantize_block(block: np.ndarray, quantizer: Any, block_id: Any = None) -> np.ndarray:
+def _quantize_block(
+    block: np.ndarray, quantizer: QuantizerProtocol, block_id: Any = None
+) -> np.ndarray:
     _check_block(block, block_id or ())
     return quantizer.quantize(block)
 
 
-def _decode_block(codes: np.ndarray, quantizer: Any, block_id: Any = None) -> np.ndarray:
+def _decode_block(
+    codes: np.ndarray, quantizer: QuantizerProtocol, block_id: Any = None
+) -> np.ndarray:
     try:
         return quantizer.decode(codes)
     except ValueError as exc:
         raise ValueError(f"{exc} (in {_chunk_name(block_id or ())})") from None
 
 
-def encode(quantizer: Any, data: Any) -> Any:
+def encode(quantizer: QuantizerProtocol, data: Any) -> Any:
     """Lazily encode a dask array chunk by chunk (``Quantizer.encode`` calls this).
 
     Returns a dask array of codes (``quantizer.code_dtype``) with the data's chunks; a NaN is
@@ -457,14 +464,14 @@ def encode(quantizer: Any, data: Any) -> Any:
 
 
 def _lazy(
-    x: Any, block_fn: Any, quantizer: Any, name: str, dtype: Any, ndim: int, **kw: Any
+    x: Any, block_fn: Any, quantizer: QuantizerProtocol, name: str, dtype: Any, ndim: int, **kw: Any
 ) -> Any:
     """``block_fn(block, quantizer)`` over every block of ``x``: ``ndim`` dims of ``dtype``."""
     return x.map_blocks(block_fn, quantizer, dtype=dtype, meta=_meta(ndim, dtype),
                         name=f"vqimage-{name}", **kw)
 
 
-def decode(quantizer: Any, codes: Any) -> Any:
+def decode(quantizer: QuantizerProtocol, codes: Any) -> Any:
     """Lazily decode a dask array of codes (``Quantizer.decode`` calls this; see :func:`encode`)."""
     import dask.array as da
 
@@ -486,7 +493,7 @@ def decode(quantizer: Any, codes: Any) -> Any:
                  new_axis=codes.ndim, chunks=(*codes.chunks, (probe.shape[-1],)))
 
 
-def quantize(quantizer: Any, data: Any) -> Any:
+def quantize(quantizer: QuantizerProtocol, data: Any) -> Any:
     """Lazily replace every value of a dask array by its level (``Quantizer.quantize``).
 
     An elementwise quantizer maps each block directly; others encode, then decode. Example: see
@@ -501,7 +508,7 @@ def quantize(quantizer: Any, data: Any) -> Any:
 
 # -- chunked .vqi files ------------------------------------------------------------------------
 def _encode_chunk(
-    block: np.ndarray, quantizer: Any, codec: str, block_id: tuple[int, ...]
+    block: np.ndarray, quantizer: QuantizerProtocol, codec: str, block_id: tuple[int, ...]
 ) -> tuple[tuple[int, ...], int, bytes]:
     """Encode one chunk on a worker: ``(block index, codec id, payload)``."""
     from vqimage.codecs import encode_best, get_codec
@@ -551,7 +558,7 @@ def compress(
     path: str | os.PathLike[str],
     strategy: str = "optimal",
     reconstruction: str = "centroid",
-    quantizer: Any = None,
+    quantizer: QuantizerProtocol | None = None,
     codec: str = "auto",
     overwrite: bool = False,
 ) -> Any:

@@ -51,6 +51,7 @@ from numcodecs.abc import Codec
 from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray, ndarray_copy
 
 from vqimage._shared.dtypes import parse_dtype
+from vqimage.core.protocol import QuantizerProtocol
 from vqimage.errors import FormatError
 
 __all__ = ["MAGIC", "VQImageCodec", "register_zarr3", "zarr3_codec"]
@@ -111,7 +112,7 @@ class VQImageCodec(Codec):
 
     def __init__(
         self,
-        quantizer: Any = None,
+        quantizer: QuantizerProtocol | None = None,
         codec: str = "auto",
         *,
         max_abs_error: float | None = None,
@@ -417,7 +418,7 @@ def register_zarr3() -> Any:
     return _zarr3_class()
 
 
-def zarr3_codec(quantizer: Any, codec: str = "auto") -> Any:
+def zarr3_codec(quantizer: QuantizerProtocol, codec: str = "auto") -> Any:
     """The zarr 3 serializer for ``quantizer``: pass it as ``serializer=`` to ``zarr.create_array``.
 
     Examples

@@ -46,6 +46,7 @@ from vqimage._shared.kinds import KINDS
 from vqimage._shared.optional import MissingDependency
 from vqimage._shared.validation import check_choice
 from vqimage.core.histogram import Histogram, histogram
+from vqimage.core.protocol import QuantizerProtocol
 from vqimage.vqi.compressed import compress
 from vqimage.vqi.inspection import pixel_count
 
@@ -118,7 +119,7 @@ class CompressOptions:
     codec: str = "auto"
     kind: str = "scalar"
     overwrite: bool = False
-    quantizer: Any = None
+    quantizer: QuantizerProtocol | None = None
     notices: tuple[str, ...] = ()
     block: tuple[int, int] = (2, 2)
     dither: bool = False
@@ -302,7 +303,7 @@ def psnr_range(hist: Histogram) -> float:
     return span if span > 0 else 1.0
 
 
-def _hist_psnr(hist: Histogram, quantizer: Any, data_range: float | None) -> float:
+def _hist_psnr(hist: Histogram, quantizer: QuantizerProtocol, data_range: float | None) -> float:
     """PSNR of ``quantizer`` on the data of ``hist``, exactly, from the distinct values only.
 
     ``data_range=None`` is :func:`psnr_range`. Values near +-1.7e308 are compared divided by a
@@ -540,7 +541,7 @@ def _stop_if_interrupted(exc: Exception) -> None:
         raise KeyboardInterrupt from exc
 
 
-def _image_psnr(image: np.ndarray, q: Any, ci: Any) -> float:
+def _image_psnr(image: np.ndarray, q: QuantizerProtocol | None, ci: Any) -> float:
     from vqimage.core import metrics
 
     scalar = q is not None and getattr(q, "kind", "scalar") == "scalar"

@@ -6,11 +6,11 @@ The CLI prints it; the report and figures reuse it. No numerics live in the CLI.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
 import numpy as np
 
 from vqimage.core import metrics
+from vqimage.core.protocol import QuantizerProtocol
 from vqimage.core.quantizer import Quantizer, fit
 from vqimage.errors import FormatError
 from vqimage.io import encode_image, encode_indexed_png
@@ -75,7 +75,7 @@ def walkthrough(
 
 def memory_sizes(
     image: np.ndarray,
-    quantizer: Any,
+    quantizer: QuantizerProtocol,
     *,
     vqi_bytes: int | None = None,
     codec: str | None = None,
@@ -122,7 +122,7 @@ def memory_sizes(
     ]
 
 
-def palette_png_bytes(codes: np.ndarray, quantizer: Any) -> int | None:
+def palette_png_bytes(codes: np.ndarray, quantizer: QuantizerProtocol) -> int | None:
     """Bytes of the codes saved as a palette PNG (Pillow, ``optimize=True``); ``None`` when a
     palette PNG cannot hold them (not 2-D, or more than 256 levels)."""
     if codes.ndim != 2 or quantizer.n_levels > 256:

@@ -27,6 +27,7 @@ import numpy as np
 
 from vqimage._shared.optional import require
 from vqimage.core.histogram import histogram
+from vqimage.core.protocol import QuantizerProtocol
 from vqimage.core.quantizer import Quantizer
 from vqimage.viz.demo import memory_sizes
 from vqimage.viz.session import (
@@ -374,7 +375,9 @@ def compare(
 
 
 # -- the memory discussion -------------------------------------------------------------------
-def memory_table(image: Any, quantizer: Any, *, vqi_bytes: int | None = None) -> Figure:
+def memory_table(
+    image: Any, quantizer: QuantizerProtocol, *, vqi_bytes: int | None = None
+) -> Figure:
     """:func:`vqimage.demo.memory_sizes` as a table: bytes, bits per pixel, ratio to the image.
 
     Returns

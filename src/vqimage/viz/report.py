@@ -23,6 +23,7 @@ from matplotlib.figure import Figure
 from vqimage._shared.fs import atomic_write
 from vqimage._shared.version import __version__
 from vqimage.core.histogram import histogram
+from vqimage.core.protocol import QuantizerProtocol
 from vqimage.viz.demo import memory_sizes, palette_png_bytes
 from vqimage.viz.plot import (
     STRATEGY_COLORS,
@@ -129,7 +130,7 @@ def _tick_label(v: float) -> str:
 
 
 def _histogram_svg(
-    counts: np.ndarray, edges: np.ndarray, quantizer: Any, lo: float, hi: float
+    counts: np.ndarray, edges: np.ndarray, quantizer: QuantizerProtocol, lo: float, hi: float
 ) -> str:
     """:func:`vqimage.plot.histogram_with_centers` as a small SVG, drawn without matplotlib.
 

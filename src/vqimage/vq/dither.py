@@ -18,11 +18,12 @@ from typing import Any
 import numpy as np
 
 from vqimage._shared.validation import check_data
+from vqimage.core.protocol import QuantizerProtocol
 
 __all__ = ["dither"]
 
 
-def dither(quantizer: Any, image: Any) -> np.ndarray:
+def dither(quantizer: QuantizerProtocol, image: Any) -> np.ndarray:
     """Codes of ``image`` under ``quantizer`` with Floyd–Steinberg error diffusion.
 
     Parameters

@@ -44,6 +44,7 @@ import numpy as np
 
 from vqimage._shared.fs import atomic_file, open_regular
 from vqimage._shared.reprs import fields_repr
+from vqimage.core.protocol import QuantizerProtocol
 from vqimage.errors import FormatError, NotRegularFileError
 
 __all__ = ["MAGIC", "ChunkedImage", "ChunkedWriter", "is_chunked", "open_chunked"]
@@ -117,7 +118,9 @@ class ChunkedWriter:
         ]
         self._offset += len(payload)
 
-    def finish(self, shape: Sequence[int], chunks: Sequence[Sequence[int]], quantizer: Any) -> None:
+    def finish(
+        self, shape: Sequence[int], chunks: Sequence[Sequence[int]], quantizer: QuantizerProtocol
+    ) -> None:
         """Write the index; every chunk of the grid ``chunks`` must have been added."""
         grid = tuple(len(axis) for axis in chunks)
         missing = [i for i in np.ndindex(grid) if i not in self._entries]
@@ -143,7 +146,10 @@ def _dtype_code(dtype: np.dtype) -> str:
 
 
 def _index_bytes(
-    shape: Sequence[int], chunks: Sequence[Sequence[int]], quantizer: Any, entries: list[list[int]]
+    shape: Sequence[int],
+    chunks: Sequence[Sequence[int]],
+    quantizer: QuantizerProtocol,
+    entries: list[list[int]],
 ) -> bytes:
     index = {
         "shape": [int(s) for s in shape],
@@ -222,7 +228,7 @@ class ChunkedImage:
 
     path: str
     shape: tuple[int, ...]
-    quantizer: Any
+    quantizer: QuantizerProtocol
     chunks: tuple[tuple[int, ...], ...]
     _entries: list[tuple[int, int, int, int]]  # (offset, length, codec id, crc) per chunk
     nbytes: int

@@ -17,6 +17,7 @@ from vqimage._shared.fs import atomic_write, open_regular
 from vqimage._shared.reprs import fields_repr
 from vqimage._shared.validation import check_choice, check_data
 from vqimage.codecs import CODEC_CHOICES, encode_best, get_codec
+from vqimage.core.protocol import QuantizerProtocol
 from vqimage.core.quantizer import fit
 from vqimage.errors import FormatError
 from vqimage.vq.dither import dither as dither_codes
@@ -67,7 +68,7 @@ class CompressedImage:
 
     def __init__(
         self,
-        quantizer: Any,
+        quantizer: QuantizerProtocol,
         shape: tuple[int, ...],
         codec: str,
         payload: bytes,
@@ -222,7 +223,7 @@ def compress(
     *,
     strategy: str = "optimal",
     reconstruction: str = "centroid",
-    quantizer: Any = None,
+    quantizer: QuantizerProtocol | None = None,
     codec: str = "auto",
     path: Any = None,
     dither: bool = False,

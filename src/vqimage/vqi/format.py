@@ -38,6 +38,7 @@ import numpy as np
 
 from vqimage._shared.kinds import KINDS
 from vqimage.codecs import MAX_LEVELS, codec_from_id, get_codec
+from vqimage.core.protocol import QuantizerProtocol
 from vqimage.errors import FormatError
 
 __all__ = [
@@ -66,7 +67,7 @@ _CRC = struct.Struct("<I")
 FIXED_SIZE = _FIXED.size  # 32
 _DTYPES = {"u1", "u2", "u4", "u8", "i1", "i2", "i4", "i8", "f2", "f4", "f8"}
 
-def dumps_quantizer(quantizer: Any) -> bytes:
+def dumps_quantizer(quantizer: QuantizerProtocol) -> bytes:
     """The canonical JSON of ``quantizer.to_dict()``: sorted keys, no spaces, ASCII.
 
     Examples
@@ -126,13 +127,13 @@ class VqiFile:
     shape: tuple[int, ...]
     code_shape: tuple[int, ...]
     n_levels: int
-    quantizer: Any
+    quantizer: QuantizerProtocol
     payload: bytes
     header_size: int
 
 
 def header_bytes(
-    quantizer: Any,
+    quantizer: QuantizerProtocol,
     shape: tuple[int, ...],
     code_shape: tuple[int, ...],
     codec: str,
@@ -160,7 +161,7 @@ def header_bytes(
 
 
 def write(
-    quantizer: Any,
+    quantizer: QuantizerProtocol,
     shape: tuple[int, ...],
     code_shape: tuple[int, ...],
     codec: str,
