@@ -170,3 +170,26 @@ def test_stub_lists_every_lazily_served_name():
     assert not missing, f"add to src/vqimage/__init__.pyi: {missing}"
     for name in served:
         assert getattr(vqimage, name) is not None
+
+
+def test_lazy_internal_imports_are_kernels_or_cli():
+    """Inside functions, vqimage imports only numba kernels (so that ``import vqimage`` does not
+    import numba) or, in the CLI, what a subcommand needs (start-up time): anything else is a
+    module-level import, where the layering is visible."""
+    bad = []
+    for path in FILES:
+        me = _module_name(path)
+        if me.startswith("vqimage.cli"):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for fn in ast.walk(tree):
+            if not isinstance(fn, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            for node in ast.walk(fn):
+                if isinstance(node, ast.ImportFrom) and (
+                    node.level or (node.module or "").startswith("vqimage")
+                ):
+                    names = [f"{node.module}.{a.name}" for a in node.names] + [node.module or ""]
+                    if not any("kernel" in n for n in names):
+                        bad.append(f"{me} line {node.lineno}: {node.module}")
+    assert not bad, "\n".join(bad)

@@ -48,8 +48,12 @@ from typing import Any
 import numpy as np
 
 from vqimage._shared.validation import check_choice, check_n_levels
+from vqimage.codecs import CODEC_CHOICES, encode_best, get_codec
 from vqimage.core.histogram import Histogram, _histogram
 from vqimage.core.protocol import QuantizerProtocol
+from vqimage.core.quantizer import RECONSTRUCTIONS, fit_histogram
+from vqimage.core.strategies import STRATEGIES
+from vqimage.vqi.chunked import ChunkedWriter, open_chunked
 
 __all__ = [
     "DEFAULT_BINS",
@@ -372,9 +376,6 @@ def fit(
     >>> q == vqimage.fit(img, 4)
     True
     """
-    from vqimage.core.quantizer import RECONSTRUCTIONS, fit_histogram
-    from vqimage.core.strategies import STRATEGIES
-
     n = check_n_levels(n_levels)
     check_choice(strategy, "strategy", tuple(STRATEGIES))
     check_choice(reconstruction, "reconstruction", RECONSTRUCTIONS)
@@ -511,8 +512,6 @@ def _encode_chunk(
     block: np.ndarray, quantizer: QuantizerProtocol, codec: str, block_id: tuple[int, ...]
 ) -> tuple[tuple[int, ...], int, bytes]:
     """Encode one chunk on a worker: ``(block index, codec id, payload)``."""
-    from vqimage.codecs import encode_best, get_codec
-
     block = np.asarray(block)
     _check_block(block, block_id)
     codes = np.asarray(quantizer.encode(block))
@@ -606,9 +605,6 @@ def compress(
     True
     """
     from dask import delayed
-
-    from vqimage.codecs import CODEC_CHOICES
-    from vqimage.vqi.chunked import ChunkedWriter, open_chunked
 
     x = _as_dask(data, "image")
     check_choice(codec, "codec", CODEC_CHOICES)

@@ -51,8 +51,12 @@ from numcodecs.abc import Codec
 from numcodecs.compat import ensure_contiguous_ndarray, ensure_ndarray, ndarray_copy
 
 from vqimage._shared.dtypes import parse_dtype
+from vqimage.codecs import CODECS, encode_best, get_codec
+from vqimage.core.bounds import check_bound
 from vqimage.core.protocol import QuantizerProtocol
+from vqimage.core.quantizer import fit
 from vqimage.errors import FormatError
+from vqimage.vqi.format import MAX_ELEMENTS, MAX_NDIM, dumps_quantizer, loads_quantizer
 
 __all__ = ["MAGIC", "VQImageCodec", "register_zarr3", "zarr3_codec"]
 
@@ -63,8 +67,6 @@ ZARR3_NAME = "numcodecs.vqimage"
 
 def _quantizer_from_dict(d: dict[str, Any]) -> Any:
     """Rebuild any kind of quantizer through the ``.vqi`` format's kind registry."""
-    from vqimage.vqi.format import loads_quantizer
-
     if not isinstance(d, dict):
         raise TypeError(f"quantizer must be a fitted quantizer or its to_dict(), got {d!r}")
     try:
@@ -120,8 +122,6 @@ class VQImageCodec(Codec):
     ) -> None:
         self.max_abs_error = self.max_rel_error = None
         if max_abs_error is not None or max_rel_error is not None:
-            from vqimage.core.bounds import check_bound
-
             if quantizer is not None:
                 raise ValueError("give a quantizer or an error bound (max_abs_error, "
                                  "max_rel_error), not both")
@@ -222,9 +222,6 @@ class VQImageCodec(Codec):
             raise FormatError(f"vqimage chunk of shape {shape} does not decode: {exc}") from None
 
     def _encode_bounded(self, arr: np.ndarray) -> bytes:
-        from vqimage.core.quantizer import fit
-        from vqimage.vqi.format import dumps_quantizer
-
         q = fit(arr, max_abs_error=self.max_abs_error, max_rel_error=self.max_rel_error)
         codes = np.ascontiguousarray(q.encode(arr))
         name, payload = _encode_codes(codes, q.n_levels, self.codec)
@@ -238,8 +235,6 @@ _BOUNDED_VERSION = 2
 
 
 def _read_chunk_quantizer(data: bytes, offset: int) -> tuple[Any, int]:
-    from vqimage.vqi.format import loads_quantizer
-
     try:
         (n,) = struct.unpack_from("<I", data, offset)
     except struct.error:
@@ -252,8 +247,6 @@ def _read_chunk_quantizer(data: bytes, offset: int) -> tuple[Any, int]:
 
 # -- code codecs (vqimage.codecs) ------------------------------------------------------------------
 def _check_codec_name(name: Any) -> str:
-    from vqimage.codecs import get_codec
-
     if not isinstance(name, str):
         raise TypeError(f"codec must be a codec name, got {name!r}")
     if name != "auto":
@@ -262,16 +255,12 @@ def _check_codec_name(name: Any) -> str:
 
 
 def _encode_codes(codes: np.ndarray, n_levels: int, name: str) -> tuple[str, bytes]:
-    from vqimage.codecs import encode_best, get_codec
-
     if name == "auto":
         return encode_best(codes, n_levels)
     return name, bytes(get_codec(name).encode(codes, n_levels))
 
 
 def _decode_codes(name: str, payload: bytes, shape: tuple[int, ...], n_levels: int) -> np.ndarray:
-    from vqimage.codecs import get_codec
-
     try:
         codec = get_codec(name)
     except ValueError as exc:
@@ -293,9 +282,6 @@ def _header(codec: str, dtype: np.dtype, shape: tuple[int, ...]) -> bytes:
 
 def _parse_header(data: bytes) -> tuple[str, np.dtype, tuple[int, ...], int]:
     """Codec name, dtype, shape and payload offset of a chunk; :class:`FormatError` if bad."""
-    from vqimage.codecs import CODECS
-    from vqimage.vqi.format import MAX_ELEMENTS, MAX_NDIM
-
     try:
         if data[:4] != MAGIC:
             raise FormatError("not a vqimage chunk (bad magic number)")

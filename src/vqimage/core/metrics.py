@@ -16,6 +16,8 @@ from typing import Any
 
 import numpy as np
 
+from vqimage._shared.validation import check_n_levels
+
 __all__ = ["entropy", "mse", "psnr", "ssim"]
 
 
@@ -358,8 +360,6 @@ def entropy(codes: Any, n_levels: int | None = None) -> float:
     flat = c.reshape(-1)
     lo, hi = flat.min(), flat.max()
     if n_levels is not None:
-        from vqimage._shared.validation import check_n_levels
-
         n = check_n_levels(n_levels, maximum=1 << 32)
         if c.dtype.kind == "f" and not np.array_equal(flat, np.floor(flat)):
             raise ValueError("codes must be integers")

@@ -10,6 +10,7 @@ import numpy as np
 
 from vqimage._shared.arrays import adapter_for
 from vqimage._shared.validation import check_choice, check_data, check_n_levels, check_sample_weight
+from vqimage.core import bounds
 from vqimage.core import strategies as _strategies
 from vqimage.core.base import FrozenQuantizer, code_dtype, read_description
 from vqimage.core.histogram import Histogram, _histogram
@@ -386,8 +387,6 @@ def _fit_bound(
     hist: Histogram, n_levels: Any, max_abs_error: Any, max_rel_error: Any, reconstruction: str
 ) -> Quantizer:
     """The error-bounded fit (:mod:`vqimage.core.bounds`) behind ``fit``/``fit_histogram``."""
-    from vqimage.core import bounds
-
     if n_levels is not None:
         raise ValueError("give n_levels or an error bound (max_abs_error, max_rel_error), not both")
     x = hist.values

@@ -14,6 +14,7 @@ from vqimage.core.protocol import QuantizerProtocol
 from vqimage.core.quantizer import Quantizer, fit
 from vqimage.errors import FormatError
 from vqimage.io import encode_image, encode_indexed_png
+from vqimage.vqi.compressed import compress
 
 STRATEGY_ORDER = ("uniform", "quantile", "kmeans", "optimal")
 
@@ -61,8 +62,6 @@ def walkthrough(
         kw = {} if image.dtype.kind in "ui" else {"data_range": float(np.ptp(image)) or 1.0}
         res = StrategyResult(s, q, metrics.mse(rec, image), metrics.psnr(rec, image, **kw))
         if sizes:
-            from vqimage.vqi.compressed import compress
-
             ci = compress(image, quantizer=q)
             res.vqi_bytes, res.codec = len(ci.tobytes()), str(ci.codec)
         out.results.append(res)
@@ -106,8 +105,6 @@ def memory_sizes(
     n = int(codes.size)
     bits = int(quantizer.bits)
     if vqi_bytes is None:
-        from vqimage.vqi.compressed import compress
-
         ci = compress(img, quantizer=quantizer)
         vqi_bytes, codec = len(ci.tobytes()), str(ci.codec)
     return [

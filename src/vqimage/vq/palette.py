@@ -60,6 +60,7 @@ import numpy as np
 from vqimage._shared.reprs import fields_repr
 from vqimage._shared.validation import check_choice, check_n_levels
 from vqimage.core.base import FrozenQuantizer, check_codebook, read_description
+from vqimage.core.search import search_levels
 from vqimage.errors import FewerLevelsWarning
 
 __all__ = [
@@ -648,8 +649,6 @@ def fit_palette_for_psnr(
     >>> db >= 20.0, q.n_levels < 64
     (True, True)
     """
-    from vqimage.core.search import search_levels
-
     h, dtype = _as_histogram(colours, counts)
     return search_levels(
         lambda k: _fit_histogram(h, dtype, k, strategy, random_state),

@@ -44,8 +44,11 @@ import numpy as np
 
 from vqimage._shared.fs import atomic_file, open_regular
 from vqimage._shared.reprs import fields_repr
+from vqimage.codecs import codec_from_id
 from vqimage.core.protocol import QuantizerProtocol
 from vqimage.errors import FormatError, NotRegularFileError
+from vqimage.vqi.format import _DTYPES, MAX_ELEMENTS, MAX_NDIM, loads_quantizer
+from vqimage.vqi.format import _dtype_code as _format_dtype_code
 
 __all__ = ["MAGIC", "ChunkedImage", "ChunkedWriter", "is_chunked", "open_chunked"]
 
@@ -140,9 +143,7 @@ class ChunkedWriter:
 
 
 def _dtype_code(dtype: np.dtype) -> str:
-    from vqimage.vqi.format import _dtype_code as code
-
-    return code(dtype).decode("ascii")
+    return _format_dtype_code(dtype).decode("ascii")
 
 
 def _index_bytes(
@@ -235,9 +236,6 @@ class ChunkedImage:
 
     @classmethod
     def _from_index(cls, path: str, index: dict[str, Any], end: int, size: int) -> ChunkedImage:
-        from vqimage.codecs import codec_from_id
-        from vqimage.vqi.format import _DTYPES, MAX_ELEMENTS, MAX_NDIM, loads_quantizer
-
         shape = tuple(int(s) for s in index["shape"])
         chunks = tuple(tuple(int(c) for c in axis) for axis in index["chunks"])
         if not 1 <= len(shape) <= MAX_NDIM or len(chunks) != len(shape):
@@ -288,8 +286,6 @@ class ChunkedImage:
 
     @property
     def codec(self) -> str:
-        from vqimage.codecs import codec_from_id
-
         names = {codec_from_id(e[2]).name for e in self._entries}
         return names.pop() if len(names) == 1 else "mixed"
 
@@ -302,8 +298,6 @@ class ChunkedImage:
 
     def read_codes(self, block_id: Sequence[int]) -> np.ndarray:
         """The codes of one chunk, read from the file (checksum verified)."""
-        from vqimage.codecs import codec_from_id
-
         block_id = tuple(int(i) for i in block_id)
         flat = int(np.ravel_multi_index(block_id, self.numblocks))
         off, length, codec_id, crc = self._entries[flat]

@@ -12,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from vqimage import io as vio
 from vqimage._shared.arrays import adapter_for
 from vqimage._shared.fs import atomic_write, open_regular
 from vqimage._shared.reprs import fields_repr
@@ -20,6 +21,7 @@ from vqimage.codecs import CODEC_CHOICES, encode_best, get_codec
 from vqimage.core.protocol import QuantizerProtocol
 from vqimage.core.quantizer import fit
 from vqimage.errors import FormatError
+from vqimage.io import encode_webp_lossless
 from vqimage.vq.dither import dither as dither_codes
 from vqimage.vqi import format as _format
 from vqimage.vqi.chunked import MAGIC as CHUNKED_MAGIC
@@ -163,8 +165,6 @@ class CompressedImage:
         >>> im.mode, np.array_equal(np.asarray(im.convert("RGB")), c.decompress())
         ('P', True)
         """
-        from vqimage import io as vio
-
         lv = vio.PNG_LEVEL if level is None else int(level)
         q = self.quantizer
         kind = getattr(q, "kind", "scalar")
@@ -191,8 +191,6 @@ class CompressedImage:
         >>> back.shape, np.array_equal(back[..., 0], c.decompress())
         ((16, 16, 3), True)
         """
-        from vqimage.io import encode_webp_lossless
-
         return encode_webp_lossless(self.decompress())
 
     def save(self, path: str | os.PathLike[str], *, overwrite: bool = False) -> None:
