@@ -149,6 +149,8 @@ def _kmeans1d_capped(data: np.ndarray, k: int, limit: float):
     parent, child = ctx.Pipe(duplex=False)
     proc = ctx.Process(target=_kmeans1d_worker, args=(data, k, child))
     proc.start()
+    # Only the child writes: without closing our copy, its death never reaches us as EOF.
+    child.close()
     try:
         result = parent.recv() if parent.poll(limit) else None
     except EOFError:  # the child died: kmeans1d cannot allocate its k x n tables

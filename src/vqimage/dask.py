@@ -276,7 +276,7 @@ def histogram(
     Returns
     -------
     Histogram
-        Integer data: equal to :func:`vqimage.histogram.histogram` of the computed array. Binned
+        Integer data: equal to :func:`vqimage.histogram` of the computed array. Binned
         float data: every value replaced by its bin's representative, at most
         ``(max - min) / bins`` away (see the module notes).
 

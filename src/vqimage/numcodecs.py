@@ -2,7 +2,7 @@
 
 :class:`VQImageCodec` is a lossy codec: ``encode`` quantizes a chunk with a fitted quantizer and
 stores its codes with one of vqimage's code codecs (``packed``: ``ceil(log2 n_levels)`` bits per
-code; ``lzma``, ``context``: entropy coded), and ``decode`` returns the **reconstruction**
+code; ``lzma``, ``context``, ``context2``: entropy coded), and ``decode`` returns the **reconstruction**
 (``quantizer.decode(codes)``, in the chunk's dtype and shape), which is what an array store
 hands back to readers. The quantizer travels in the codec's configuration (its ``to_dict()``),
 so a store is self-describing; each encoded chunk carries its shape, dtype and the code codec.
@@ -85,8 +85,9 @@ class VQImageCodec(Codec):
         A fitted quantizer (any kind: scalar, palette, blocks) or its ``to_dict()``. Chunks
         must have its dtype (``quantizer.dtype``).
     codec : str
-        How codes are stored: ``"packed"``, ``"lzma"``, ``"context"`` or ``"auto"`` (the
-        smallest, chosen per chunk), see :mod:`vqimage.codecs`.
+        How codes are stored: a name of :data:`vqimage.codecs.CODECS` (``"packed"``,
+        ``"lzma"``, ``"context"``, ``"context2"``) or ``"auto"`` (the smallest, chosen per
+        chunk).
     max_abs_error, max_rel_error : float, optional
         Instead of ``quantizer``: every chunk gets its own quantizer with the fewest levels
         keeping each value within this absolute error (or this fraction of the chunk's range),

@@ -348,7 +348,7 @@ def fit_for_psnr(
     Parameters
     ----------
     hist : Histogram
-        Histogram of the data (:func:`vqimage.histogram.histogram`); errors are computed from
+        Histogram of the data (:func:`vqimage.histogram`); errors are computed from
         it exactly, so no image is decoded during the search.
     target : float
         PSNR to reach, in dB.

@@ -2,7 +2,7 @@
 
 Scientific array codecs (ZFP, SZ3, SPERR, numcodecs ``Quantize``) promise a bound on the error
 of every value rather than an average one. :func:`fit_bound` gives vqimage that contract: from
-the sorted distinct values of the data (a :class:`~vqimage.histogram.Histogram`) it builds the
+the sorted distinct values of the data (a :class:`~vqimage.Histogram`) it builds the
 quantizer with the **fewest** levels such that every value ``x`` decodes to a level with
 ``abs(x - level) <= max_abs_error``, checked exactly as written, in float64, on the values the
 decoder returns (float32 data decodes to float32 levels, integers to integer levels).

@@ -407,7 +407,7 @@ def fit_histogram(
     max_abs_error: float | None = None,
     max_rel_error: float | None = None,
 ) -> Quantizer:
-    """Fit a :class:`Quantizer` from a precomputed :class:`~vqimage.histogram.Histogram`.
+    """Fit a :class:`Quantizer` from a precomputed :class:`~vqimage.Histogram`.
 
     This is what :func:`fit` does after counting values; use it to fit once from histograms
     merged across chunks, files or workers. ``max_abs_error`` / ``max_rel_error`` fit the
@@ -595,9 +595,9 @@ def fit(
 
     Notes
     -----
-    The data is reduced to a histogram first (:func:`vqimage.histogram.histogram`): O(n) for
+    The data is reduced to a histogram first (:func:`vqimage.histogram`): O(n) for
     integers, O(n log n) for floats; every strategy then works on the ``m`` distinct values
-    (``optimal``: O(k m^2) or O(k m log m), see :func:`vqimage.strategies.optimal`).
+    (``optimal``: O(k m^2) for small m, a few O(m) passes otherwise, see :func:`vqimage.core.strategies.optimal`).
 
     A dask array is fitted chunk by chunk from merged histograms (:func:`vqimage.dask.fit`):
     integer data gives this quantizer bit for bit, floats one within a stated bound.

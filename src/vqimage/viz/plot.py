@@ -378,7 +378,7 @@ def compare(
 def memory_table(
     image: Any, quantizer: QuantizerProtocol, *, vqi_bytes: int | None = None
 ) -> Figure:
-    """:func:`vqimage.demo.memory_sizes` as a table: bytes, bits per pixel, ratio to the image.
+    """:func:`vqimage.viz.demo.memory_sizes` as a table: bytes, bits per pixel, ratio to the image.
 
     Returns
     -------

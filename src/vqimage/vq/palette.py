@@ -765,7 +765,7 @@ class PaletteQuantizer(FrozenQuantizer):
         image : array_like of shape (..., channels)
             Colours of this palette's dtype.
         dither : bool
-            Floyd–Steinberg error diffusion (serpentine scan; :func:`vqimage.dither.dither`)
+            Floyd–Steinberg error diffusion (serpentine scan; :func:`vqimage.vq.dither.dither`)
             instead of the nearest colour; needs a 3-D (height, width, channels) image.
 
         Returns

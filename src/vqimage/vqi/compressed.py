@@ -245,10 +245,10 @@ def compress(
         :func:`vqimage.codecs.encode_best`); ``packed`` is the fastest.
     path : str or path-like, optional
         For a dask array (required there): write a chunked ``.vqi`` file chunk by chunk and
-        return it as a :class:`~vqimage.chunked.ChunkedImage` (see
-        :func:`vqimage.chunked.compress_chunked`).
+        return it as a :class:`~vqimage.vqi.chunked.ChunkedImage` (see
+        :func:`vqimage.dask.compress`).
     dither : bool
-        Encode with Floyd–Steinberg error diffusion (:func:`vqimage.dither.dither`; palette
+        Encode with Floyd–Steinberg error diffusion (:func:`vqimage.vq.dither.dither`; palette
         and scalar quantizers). Off by default.
     max_abs_error, max_rel_error : float, optional
         Fit the fewest levels keeping every value within this absolute error (or this fraction
