@@ -7,7 +7,7 @@ registry maps names to codecs (:func:`get_codec`) and ids to codecs (:func:`code
 ========  ==  ==========================================================================
 name      id  payload
 ========  ==  ==========================================================================
-packed    0   the codes bit-packed, ``ceil(log2 n_levels)`` bits each (:mod:`vqimage.codecs.packing`)
+packed    0   the codes bit-packed, ``ceil(log2 n_levels)`` bits each (:mod:`.packing`)
 lzma      1   LZMA2 (preset 9 | extreme) over the codes as bytes (1 or 2 bytes per code)
 context   2   an adaptive context-mixing binary arithmetic coder over neighbouring codes
 context2  3   ``context``'s coder on prediction residuals of renumbered codes, more contexts

@@ -597,7 +597,8 @@ def fit(
     -----
     The data is reduced to a histogram first (:func:`vqimage.histogram`): O(n) for
     integers, O(n log n) for floats; every strategy then works on the ``m`` distinct values
-    (``optimal``: O(k m^2) for small m, a few O(m) passes otherwise, see :func:`vqimage.core.strategies.optimal`).
+    (``optimal``: O(k m^2) for small m, a few O(m) passes otherwise, see
+    :func:`vqimage.core.strategies.optimal`).
 
     A dask array is fitted chunk by chunk from merged histograms (:func:`vqimage.dask.fit`):
     integer data gives this quantizer bit for bit, floats one within a stated bound.
