@@ -5,7 +5,8 @@ stores its codes with one of vqimage's code codecs (``packed``: ``ceil(log2 n_le
 code; ``lzma``, ``context``, ``context2``: entropy coded), and ``decode`` returns the
 **reconstruction** (``quantizer.decode(codes)``, in the chunk's dtype and shape), which is what
 an array store hands back to readers. The quantizer travels in the codec's configuration (its
-``to_dict()``), so a store is self-describing; each encoded chunk carries its shape, dtype and the code codec.
+``to_dict()``), so a store is self-describing; each encoded chunk carries its shape, dtype and
+the code codec.
 
 The codec is registered with numcodecs under ``"vqimage"`` through the ``numcodecs.codecs``
 entry point, so ``numcodecs.get_codec({"id": "vqimage", ...})`` finds it without importing
