@@ -90,8 +90,10 @@ def decompress(input: Path, output_arg: str | None, force: bool, png_palette: bo
     except (OSError, ValueError, TypeError) as exc:
         raise CLIError(describe(exc, output)) from exc
     q = ci.quantizer
-    say(f"{input} -> {output}: {fmt_shape(image.shape)} {image.dtype} "
-         f"({q.n_levels} levels, {q.strategy})")
+    # An indexed PNG holds the codes; the image it shows has the .vqi file's shape and dtype.
+    what = " as an indexed PNG" if png_palette else ""
+    say(f"{input} -> {output}: {fmt_shape(ci.shape)} {ci.dtype}{what} "
+        f"({q.n_levels} levels, {q.strategy})")
 
 
 # -- info ---------------------------------------------------------------------------------
