@@ -189,20 +189,20 @@ def bench_large(quick: bool, limit: float) -> list[str]:
             if res is None or res == "crashed":
                 what = f"> {limit:.0f} s (stopped)" if res is None else "crashed (bad_alloc)"
                 out.append(row(name, k, fmt_ms(t_vq), what, "—", "—"))
-                print(out[-1], flush=True)
+                print(out[-1], file=sys.stderr, flush=True)  # progress, not the page
                 continue
             t_km, clusters = res
             sse_km = sse_with_means(data, clusters)
             out.append(row(name, k, fmt_ms(t_vq), fmt_ms(t_km), f"{t_km / t_vq:.1f}x",
                            f"{(sse_vq - sse_km) / sse_km:+.1e}"))
-            print(out[-1], flush=True)
+            print(out[-1], file=sys.stderr, flush=True)  # progress, not the page
     return out
 
 
 def main() -> None:
     quick = "--quick" in sys.argv
     limit = 120.0 if quick else 900.0
-    print(f"Machine: {machine()}; numpy {np.__version__}")
+    print(f"Machine: {machine()}; numpy {np.__version__}\n")
     img = face(gray=True)
     for line in [*bench_face(img, quick), ""]:
         print(line, flush=True)
