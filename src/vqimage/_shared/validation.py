@@ -7,7 +7,7 @@ from typing import Any
 
 import numpy as np
 
-MAX_LEVELS = 65536
+from vqimage._shared.dtypes import MAX_LEVELS
 
 
 def check_data(data: Any, name: str = "data", *, finite: bool = True) -> np.ndarray:

@@ -13,6 +13,7 @@ from typing import Any
 
 import click
 
+from vqimage._shared.dtypes import MAX_LEVELS
 from vqimage._shared.kinds import KINDS
 from vqimage.cli._ui import (
     CONTEXT,
@@ -178,7 +179,7 @@ Examples:
 @click.option("-o", "--output", type=click.Path(),
               help="Output .vqi file (one input; a name ending in / is a directory) or "
               "directory (several).")
-@click.option("-k", "--levels", "n_levels", type=click.IntRange(2, 65536), default=None,
+@click.option("-k", "--levels", "n_levels", type=click.IntRange(2, MAX_LEVELS), default=None,
               help="Number of levels (colours, blocks), 2 to 65536.  [default: 8; 256 for "
               "palette and blocks]")
 @click.option("--kind", "kind", type=click.Choice((*KINDS, "gray")), default=None,

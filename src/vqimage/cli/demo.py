@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from vqimage._shared.dtypes import MAX_LEVELS
 from vqimage.cli._ui import (
     CONTEXT,
     CLIError,
@@ -21,7 +22,7 @@ from vqimage.cli._ui import (
 @click.command(context_settings=CONTEXT)
 @click.option("--fetch", is_flag=True, help="Download the raccoon face once if it is not cached.")
 @click.option("-k", "--levels", "n_levels", default=8, show_default=True,
-              type=click.IntRange(2, 65536), help="Number of levels.")
+              type=click.IntRange(2, MAX_LEVELS), help="Number of levels.")
 @click.option("-o", "--output", "outdir", type=click.Path(path_type=Path), default=None,
               help="Also write the seed's figures and report.html into this directory.")
 @click.option("-f", "--force", is_flag=True, help="Replace files in a non-empty directory.")

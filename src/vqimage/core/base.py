@@ -2,22 +2,16 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 from typing import Any, TypeVar
 
 import numpy as np
 
-from vqimage._shared.dtypes import parse_dtype
+from vqimage._shared.dtypes import MAX_LEVELS, bits_for, code_dtype, parse_dtype
 
-__all__ = ["FrozenQuantizer", "check_codebook", "code_dtype", "read_description"]
+__all__ = ["FrozenQuantizer", "check_codebook", "read_description"]
 
 T = TypeVar("T")
-
-
-def code_dtype(n_levels: int) -> np.dtype:
-    """Smallest unsigned dtype that holds codes ``0 .. n_levels - 1``."""
-    return np.dtype(np.uint8) if n_levels <= 256 else np.dtype(np.uint16)
 
 
 def read_description(
@@ -42,8 +36,8 @@ def read_description(
 
 
 def check_codebook(book: np.ndarray, noun: str, items: str) -> None:
-    """``ValueError`` unless a 2-D codebook has 1 to 65536 rows (``items``) and is finite."""
-    if not 1 <= book.shape[0] <= 65536:
+    """``ValueError`` unless a 2-D codebook has 1 to MAX_LEVELS rows (``items``) and is finite."""
+    if not 1 <= book.shape[0] <= MAX_LEVELS:
         raise ValueError(f"a {noun} has 1 to 65536 {items}, got {book.shape[0]}")
     if not np.isfinite(book).all():
         raise ValueError("codebook must be finite")
@@ -101,8 +95,7 @@ class FrozenQuantizer:
     @property
     def bits(self) -> int:
         """Bits per code when packed, ``ceil(log2(n_levels))`` (0 for a single level)."""
-        n = int(self.n_levels)  # type: ignore[attr-defined]
-        return math.ceil(math.log2(n)) if n > 1 else 0
+        return bits_for(int(self.n_levels))  # type: ignore[attr-defined]
 
     @property
     def code_dtype(self) -> np.dtype:

@@ -27,7 +27,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from vqimage._shared.validation import MAX_LEVELS
+from vqimage._shared.dtypes import MAX_LEVELS
 
 __all__ = ["BoundFit", "check_bound", "fit_bound", "max_abs_error", "resolve_bound"]
 

@@ -9,10 +9,11 @@ from typing import Any
 import numpy as np
 
 from vqimage._shared.arrays import adapter_for
+from vqimage._shared.dtypes import code_dtype
 from vqimage._shared.validation import check_choice, check_data, check_n_levels, check_sample_weight
 from vqimage.core import bounds
 from vqimage.core import strategies as _strategies
-from vqimage.core.base import FrozenQuantizer, code_dtype, read_description
+from vqimage.core.base import FrozenQuantizer, read_description
 from vqimage.core.histogram import Histogram, _histogram
 from vqimage.errors import FewerLevelsWarning
 
